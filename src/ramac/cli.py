@@ -1,0 +1,68 @@
+"""``ramac`` command line: LightningCLI with ramac's learners, data modules and defaults.
+
+``ramac fit --config conf/bandit.yaml`` trains; ``--ckpt_path last`` resumes the newest ``last*.ckpt``
+under ``<default_root_dir>/checkpoints``; every Trainer option is available (``--trainer.devices 2
+--trainer.strategy ddp``, ``--trainer.precision bf16-mixed``...). ``ramac fit --print_config`` shows
+the complete configuration with every default.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import ArgsType, LightningCLI
+
+from ramac.data.datamodule import OfflineDataModule
+from ramac.learners.base import OfflineLearner
+
+_QUIET = (
+    r".*does not have many workers.*",
+    r".*litlogger.*",
+    r".*LeafSpec.*",
+    r".*`IterableDataset` has `__len__` defined.*",
+    r".*checkpoint.*manual optimization.*",
+    r".*Checkpoint directory .* exists and is not empty.*",
+    r".*You're resuming from a checkpoint that ended before the epoch ended.*",
+    r".*The number of training batches .* is smaller than the logging interval.*",
+)
+
+
+def _checkpoint_dir(root: str) -> str:
+    return os.path.join(root, "checkpoints")
+
+
+class RamacCLI(LightningCLI):
+    """LightningCLI with the data dimensions linked into the learner and a fixed checkpoint folder."""
+
+    def add_arguments_to_parser(self, parser) -> None:  # type: ignore[no-untyped-def]
+        for attribute in ("obs_dim", "action_dim", "max_action"):
+            parser.link_arguments(f"data.{attribute}", f"model.init_args.{attribute}", apply_on="instantiate")
+        parser.link_arguments("seed_everything", "model.init_args.seed")
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults({"checkpoint.save_last": True, "checkpoint.save_top_k": 0,
+                             "checkpoint.every_n_train_steps": 1000})
+        # One checkpoint folder per run directory (not per logger version), so `--ckpt_path last`
+        # finds the previous run's last.ckpt.
+        parser.link_arguments("trainer.default_root_dir", "checkpoint.dirpath", compute_fn=_checkpoint_dir)
+
+
+def main(args: ArgsType = None) -> None:
+    """Entry point of the ``ramac`` console script (``args`` lets tests run it in-process)."""
+    for pattern in _QUIET:
+        warnings.filterwarnings("ignore", message=pattern)
+    RamacCLI(
+        OfflineLearner,
+        OfflineDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        seed_everything_default=0,
+        parser_kwargs={"parser_mode": "omegaconf"},
+        trainer_defaults={"default_root_dir": "runs/default", "max_steps": 1000, "log_every_n_steps": 50},
+        args=args,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""Data module of the 2-D risky bandit (behaviour data generated in memory, seeded)."""
+
+from __future__ import annotations
+
+from ramac.data.datamodule import OfflineDataModule
+from ramac.data.transitions import Transitions
+from ramac.envs.bandit import RiskyBandit
+
+
+class BanditDataModule(OfflineDataModule):
+    """Offline data of :class:`ramac.envs.bandit.RiskyBandit`.
+
+    Args:
+        contextual: use the contextual variant (the context moves the modes).
+        dataset_size: number of behaviour transitions.
+        dataset_seed: seed of the behaviour draws and rewards.
+        batch_size, iterations_per_epoch: see :class:`OfflineDataModule`.
+    """
+
+    def __init__(self, contextual: bool = False, dataset_size: int = 10_000, dataset_seed: int = 0,
+                 batch_size: int = 256, iterations_per_epoch: int = 500) -> None:
+        super().__init__(batch_size=batch_size, iterations_per_epoch=iterations_per_epoch)
+        self.bandit = RiskyBandit(contextual=contextual)
+        self.dataset_size, self.dataset_seed = dataset_size, dataset_seed
+
+    def load_transitions(self) -> Transitions:
+        return self.bandit.dataset(self.dataset_size, self.dataset_seed)

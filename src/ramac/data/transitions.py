@@ -1,0 +1,99 @@
+"""The offline transition table every data source produces, with validation."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ramac.types import Batch
+
+
+@dataclass(frozen=True)
+class Transitions:
+    """``N`` transitions ``(s, a, r, s', terminal)`` as float32 NumPy arrays.
+
+    ``terminals`` is 1.0 only where the environment truly terminated; time-limit truncations are not
+    terminals (their ``s'`` is still bootstrapped).
+    """
+
+    observations: np.ndarray  # [N, O]
+    actions: np.ndarray  # [N, A]
+    rewards: np.ndarray  # [N]
+    next_observations: np.ndarray  # [N, O]
+    terminals: np.ndarray  # [N]
+    source: str = "<memory>"
+
+    def __post_init__(self) -> None:
+        src = self.source
+        arrays = {"observations": self.observations, "actions": self.actions, "rewards": self.rewards,
+                  "next_observations": self.next_observations, "terminals": self.terminals}
+        for key, value in arrays.items():
+            if not isinstance(value, np.ndarray):
+                raise TypeError(f"{src}: '{key}' must be a numpy array, got {type(value).__name__}")
+            if not np.issubdtype(value.dtype, np.number) and value.dtype != np.bool_:
+                raise ValueError(f"{src}: '{key}' must be numeric, got dtype {value.dtype}")
+        n = self.observations.shape[0] if self.observations.ndim else 0
+        if n == 0:
+            raise ValueError(f"{src}: the dataset is empty (no transitions)")
+        expected = {"observations": 2, "actions": 2, "rewards": 1, "next_observations": 2, "terminals": 1}
+        for key, ndim in expected.items():
+            value = arrays[key]
+            if value.ndim != ndim or value.shape[0] != n:
+                shape = "[N, dim]" if ndim == 2 else "[N]"
+                raise ValueError(f"{src}: '{key}' must have shape {shape} with N = {n}, got {value.shape}")
+        if self.next_observations.shape != self.observations.shape:
+            raise ValueError(f"{src}: 'next_observations' shape {self.next_observations.shape} differs from "
+                             f"'observations' shape {self.observations.shape}")
+        for key, value in arrays.items():
+            if value.dtype != np.bool_ and not np.all(np.isfinite(value)):
+                bad = int(np.argwhere(~np.isfinite(value))[0][0])
+                raise ValueError(f"{src}: '{key}' contains NaN or inf (first at row {bad})")
+        if not np.all((self.terminals == 0) | (self.terminals == 1)):
+            raise ValueError(f"{src}: 'terminals' must hold only 0/1 values")
+        for key, value in arrays.items():
+            object.__setattr__(self, key, np.ascontiguousarray(value, dtype=np.float32))
+
+    def __len__(self) -> int:
+        return int(self.observations.shape[0])
+
+    @property
+    def obs_dim(self) -> int:
+        return int(self.observations.shape[1])
+
+    @property
+    def action_dim(self) -> int:
+        return int(self.actions.shape[1])
+
+    def checksum(self) -> str:
+        """SHA-256 over all arrays (identifies the exact data a run used)."""
+        digest = hashlib.sha256()
+        for arr in (self.observations, self.actions, self.rewards, self.next_observations, self.terminals):
+            digest.update(arr.tobytes())
+        return digest.hexdigest()
+
+
+class TransitionSampler:
+    """Uniform minibatches from one packed, device-resident tensor.
+
+    Sampling is one ``randint`` and one ``index_select`` on the device: no per-item fetching, no
+    collate and no host copies. The random stream is the caller's ``generator``.
+    """
+
+    def __init__(self, transitions: Transitions, batch_size: int, device: torch.device | str) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.batch_size = batch_size
+        self.obs_dim, self.action_dim = transitions.obs_dim, transitions.action_dim
+        packed = np.concatenate([transitions.observations, transitions.actions, transitions.rewards[:, None],
+                                 transitions.next_observations, transitions.terminals[:, None]], axis=1)
+        self.packed = torch.from_numpy(packed).to(device)  # [N, 2·O + A + 2]
+        self.size = len(transitions)
+
+    def sample(self, generator: torch.Generator | None) -> Batch:
+        index = torch.randint(0, self.size, (self.batch_size,), generator=generator, device=self.packed.device)
+        rows = self.packed.index_select(0, index)
+        obs, act, rew, nxt, term = rows.split([self.obs_dim, self.action_dim, 1, self.obs_dim, 1], dim=1)
+        return Batch(obs, act, rew.squeeze(1), nxt, term.squeeze(1))

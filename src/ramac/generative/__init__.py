@@ -1,0 +1,1 @@
+"""Generative samplers (noise schedules, reverse chains, BC losses)."""

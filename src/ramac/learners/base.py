@@ -1,0 +1,161 @@
+"""Common machinery of ramac's offline learners (manual optimisation, RNG, DDP, resume).
+
+What a learner iteration is: one call of :meth:`OfflineLearner.update`, which may step several
+optimizers (RADAC: critic then actor). Lightning's ``global_step`` counts optimizer steps; ramac
+routes every optimizer step but the last through the strategy without counting it, so
+``trainer.global_step`` equals the number of learner iterations and ``--trainer.max_steps``,
+``log_every_n_steps`` and ``ModelCheckpoint(every_n_train_steps=...)`` all count iterations.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+import torch.distributed as dist
+from lightning.pytorch.core.optimizer import LightningOptimizer
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+
+from ramac.data.datamodule import OfflineDataModule
+from ramac.data.transitions import TransitionSampler
+from ramac.types import Batch
+
+_MASK64 = (1 << 64) - 1
+
+
+def iteration_seed(seed: int, rank: int, iteration: int) -> int:
+    """A 63-bit seed for one ``(seed, rank, iteration)`` triple (SplitMix64 finaliser over the mix)."""
+    z = (seed * 0x9E3779B97F4A7C15 + rank * 0xBF58476D1CE4E5B9 + iteration * 0x94D049BB133111EB) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return (z ^ (z >> 31)) >> 1
+
+
+def clip_grad_norm_(params: list[nn.Parameter], max_norm: float, ensemble_size: int | None = None) -> Tensor:
+    """Clip gradients to ``max_norm`` in place and return the norm(s) measured before clipping.
+
+    With ``ensemble_size`` the parameters are stacked ``[E, ...]`` and each member is clipped on its
+    own (exactly like one ``clip_grad_norm_`` call per critic in the released code); the result is
+    then ``[E]``. No host synchronisation: the coefficient stays a tensor.
+    """
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        raise RuntimeError("clip_grad_norm_: no parameter has a gradient")
+    if ensemble_size is None:
+        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+        if max_norm > 0:
+            torch._foreach_mul_(grads, (max_norm / (norm + 1e-6)).clamp(max=1.0))
+        return norm
+    squares = torch.stack([g.reshape(ensemble_size, -1).square().sum(1) for g in grads]).sum(0)  # [E]
+    norms = squares.sqrt()
+    if max_norm > 0:
+        coef = (max_norm / (norms + 1e-6)).clamp(max=1.0)
+        for g in grads:
+            g.mul_(coef.view(-1, *([1] * (g.dim() - 1))))
+    return norms
+
+
+class OfflineLearner(pl.LightningModule):
+    """Base class. Subclasses implement :meth:`update` and :meth:`act` and ``configure_optimizers``.
+
+    Args:
+        seed: seed of the per-iteration random stream (batches, quantile levels, sampler noise).
+            Iteration ``i`` on rank ``r`` draws from a generator seeded with ``(seed, r, i)``, so a
+            resumed run repeats exactly the draws of an uninterrupted one.
+    """
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.seed = seed
+        self.iteration = 0
+        self.sampler: TransitionSampler | None = None
+        self._generator: torch.Generator | None = None
+
+    # -- to implement ----------------------------------------------------------------------------
+    def update(self, batch: Batch, generator: torch.Generator) -> dict[str, Tensor]:
+        """One learner iteration on ``batch``; returns detached metrics."""
+        raise NotImplementedError
+
+    def act(self, obs: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Evaluation action for observations ``[B, O]`` -> ``[B, A]``."""
+        raise NotImplementedError
+
+    # -- Lightning hooks ------------------------------------------------------------------------
+    def on_fit_start(self) -> None:
+        trainer = self.trainer
+        if trainer.precision in ("16-mixed", "16-true", "transformer-engine-float16"):
+            raise ValueError(
+                f"--trainer.precision {trainer.precision} is not supported: ramac clips gradients per "
+                "optimizer before stepping, and Lightning's float16 GradScaler only unscales inside the step, "
+                "so the clip would act on scaled gradients. Use bf16-mixed (same speed on recent GPUs, no scaler).")
+        datamodule = trainer.datamodule
+        if not isinstance(datamodule, OfflineDataModule):
+            raise TypeError("ramac learners need an OfflineDataModule (the `data:` section of the config); got "
+                            f"{type(datamodule).__name__}")
+        self.sampler = datamodule.make_sampler(self.device, trainer.world_size)
+        self._generator = torch.Generator(device=self.device)
+        wrapped = trainer.strategy.model
+        if isinstance(wrapped, DistributedDataParallel):
+            # RADAC runs two backward passes over disjoint parameter sets per forward; DDP's reducer
+            # expects one pass over all parameters. Gradients are averaged explicitly instead.
+            wrapped.require_backward_grad_sync = False
+
+    def training_step(self, batch: Any, batch_idx: int) -> None:
+        generator = self.iteration_generator()
+        assert self.sampler is not None
+        metrics = self.update(self.sampler.sample(generator), generator)
+        self.iteration += 1
+        if self.iteration % self.trainer.log_every_n_steps == 0:
+            self.log_dict(metrics, on_step=True, on_epoch=False, prog_bar=False, sync_dist=False)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        _, key, pos, has_gauss, gauss = np.random.get_state()
+        rng = {"torch": torch.get_rng_state(), "numpy": (key.tolist(), int(pos), int(has_gauss), float(gauss)),
+               "python": random.getstate()}
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        checkpoint["ramac"] = {"iteration": self.iteration, "seed": self.seed, "rng": rng}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get("ramac")
+        if state is None:
+            raise KeyError("checkpoint has no 'ramac' section: it was not written by a ramac learner")
+        self.iteration = int(state["iteration"])
+        if state["seed"] != self.seed:
+            raise ValueError(f"checkpoint was trained with seed {state['seed']}, the config says {self.seed}; "
+                             "resume with the same --seed_everything")
+        rng = state["rng"]
+        torch.set_rng_state(rng["torch"])
+        key, pos, has_gauss, gauss = rng["numpy"]
+        np.random.set_state(("MT19937", np.asarray(key, dtype=np.uint32), pos, has_gauss, gauss))
+        random.setstate(rng["python"])
+        if "cuda" in rng and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+
+    # -- helpers for subclasses -----------------------------------------------------------------
+    def iteration_generator(self) -> torch.Generator:
+        if self._generator is None:
+            self._generator = torch.Generator(device=self.device)
+        return self._generator.manual_seed(iteration_seed(self.seed, self.global_rank, self.iteration))
+
+    def average_gradients(self, params: list[nn.Parameter]) -> None:
+        """All-reduce the mean of the gradients over DDP ranks (no-op on one process)."""
+        world = self.trainer.world_size if self._trainer is not None else 1
+        if world <= 1 or not dist.is_available() or not dist.is_initialized():
+            return
+        grads = [p.grad for p in params if p.grad is not None]
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        dist.all_reduce(flat)
+        flat.div_(world)
+        torch._foreach_copy_(grads, [chunk.view_as(g) for chunk, g in zip(flat.split([g.numel() for g in grads]),
+                                                                          grads, strict=True)])
+
+    def step_uncounted(self, optimizer: LightningOptimizer) -> None:
+        """Step an optimizer through the strategy (precision plugin, hooks) without counting it in
+        ``global_step``: only the last optimizer of an iteration is stepped with ``optimizer.step()``."""
+        self.trainer.strategy.optimizer_step(optimizer.optimizer, closure=lambda: None)

@@ -1,0 +1,200 @@
+"""RADAC: RAMAC's diffusion actor with a twin distributional (IQN) critic (arXiv 2510.02695).
+
+One iteration (paper-notes §1.2, in paper order):
+
+1. levels ``tau ~ U(0,1)^N`` (online), ``tau' ~ U(0,1)^M`` (target), ``u ~ U(0,1)^K`` -> ``g(u)`` (risk);
+2. target action ``a' ~ π_EMA(·|s')`` (full reverse chain, no gradient);
+3. target ``y_j = clip(r + γ (1 - d) min_e Z_e^targ(s', a'; tau'_j))``;
+4. critic: quantile-Huber loss for each critic, per-critic gradient clipping, one Adam step;
+5. actor: ``a_π ~ π_θ(·|s)`` through every denoising step; ``L = bc_weight · L_BC +
+   w(i) · (−risk)``, ``risk = mean_{b,k} min_e Z_e(s, a_π; g(u_k))`` with the updated online critics
+   (their weights detached: the actor loss puts no gradient into the critic);
+6. Polyak update of the target critics; EMA of the actor every ``ema_every`` iterations from
+   ``ema_start_iteration``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from ramac.actors import DiffusionActor
+from ramac.averaging import soft_update_
+from ramac.generative.ddpm import BetaSchedule
+from ramac.learners.base import OfflineLearner, clip_grad_norm_
+from ramac.losses import (
+    QuantilePairing,
+    distributional_td_target,
+    quantile_huber_loss,
+    risk_value,
+    scheduled_risk_weight,
+)
+from ramac.nn.critic import TwinIQNCritic
+from ramac.risk import Distortion, check_distortion, distort
+from ramac.types import Batch
+
+
+def _positive(name: str, value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"RADAC: {name} must be > 0, got {value}")
+
+
+class RADAC(OfflineLearner):
+    """Risk-Aware Diffusion Actor-Critic. Defaults are the paper's/released code's
+    (hopper-medium-expert row of paper-notes §2 where values differ by task).
+
+    Args:
+        obs_dim, action_dim: set from the data (linked by the CLI).
+        max_action: action box bound (set from the data).
+        n_quantiles: online quantile levels ``N`` per update (also the cosine features of the critic).
+        n_target_quantiles: target levels ``M`` (default ``N``).
+        n_risk_quantiles: distorted levels ``K`` of the risk estimate (default ``N``).
+        critic_embedding_dim, critic_hidden_dim: IQN widths.
+        discount: ``γ``.
+        target_update_rate: Polyak rate of the target critics.
+        target_clip: ``(low, high)`` clamp of the TD target, or ``None``.
+        huber_kappa: ``κ`` of the quantile-Huber loss.
+        quantile_pairing: ``standard`` (IQN) or ``released`` (reproduce the released code's pairing,
+            which collapses the quantiles; paper-notes §1.3).
+        diffusion_steps, beta_schedule, actor_hidden_dim, clip_denoised: diffusion actor.
+        bc_weight: weight of the behaviour-cloning loss.
+        risk_weight: weight of ``−risk`` in the actor loss (after warm-up).
+        distortion: ``cvar`` (paper), ``wang``, ``cpw``, ``power`` or ``neutral``.
+        cvar_alpha: CVaR level.
+        distortion_param: parameter of wang/cpw/power (defaults in :mod:`ramac.risk`).
+        risk_warmup_iterations, risk_ramp_iterations: risk-weight schedule.
+        ema_decay, ema_every, ema_start_iteration: EMA actor used for target actions.
+        eval_actor: actor used by :meth:`act` (released code: the online actor).
+        actor_lr, critic_lr: Adam learning rates.
+        max_grad_norm: gradient-norm clip for the actor and for each critic; 0 disables.
+        seed: see :class:`OfflineLearner`.
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        action_dim: int,
+        max_action: float = 1.0,
+        n_quantiles: int = 16,
+        n_target_quantiles: int | None = None,
+        n_risk_quantiles: int | None = None,
+        critic_embedding_dim: int = 64,
+        critic_hidden_dim: int = 256,
+        discount: float = 0.99,
+        target_update_rate: float = 0.005,
+        target_clip: tuple[float, float] | None = None,
+        huber_kappa: float = 1.0,
+        quantile_pairing: QuantilePairing = "standard",
+        diffusion_steps: int = 5,
+        beta_schedule: BetaSchedule = "vp",
+        actor_hidden_dim: int = 256,
+        clip_denoised: bool = True,
+        bc_weight: float = 1.0,
+        risk_weight: float = 0.05,
+        distortion: Distortion = "cvar",
+        cvar_alpha: float = 0.1,
+        distortion_param: float | None = None,
+        risk_warmup_iterations: int = 0,
+        risk_ramp_iterations: int = 0,
+        ema_decay: float = 0.995,
+        ema_every: int = 5,
+        ema_start_iteration: int = 1000,
+        eval_actor: Literal["online", "ema"] = "online",
+        actor_lr: float = 3e-4,
+        critic_lr: float = 1e-5,
+        max_grad_norm: float = 5.0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(seed=seed)
+        self.save_hyperparameters()
+        check_distortion(distortion, cvar_alpha, distortion_param)
+        for name in ("n_quantiles", "discount", "target_update_rate", "huber_kappa", "actor_lr", "critic_lr",
+                     "ema_every"):
+            _positive(name, locals()[name])
+        if not 0.0 <= ema_decay < 1.0:
+            raise ValueError(f"RADAC: ema_decay must be in [0, 1), got {ema_decay}")
+        if target_clip is not None and not target_clip[0] < target_clip[1]:
+            raise ValueError(f"RADAC: target_clip must be (low, high) with low < high, got {target_clip}")
+        if min(bc_weight, risk_weight, max_grad_norm, risk_warmup_iterations, risk_ramp_iterations) < 0:
+            raise ValueError("RADAC: bc_weight, risk_weight, max_grad_norm and the risk schedule must be >= 0")
+        if eval_actor not in ("online", "ema"):
+            raise ValueError(f"RADAC: eval_actor must be 'online' or 'ema', got {eval_actor!r}")
+        self.n_target_quantiles = n_target_quantiles or n_quantiles
+        self.n_risk_quantiles = n_risk_quantiles or n_quantiles
+
+        self.actor = DiffusionActor(obs_dim, action_dim, max_action, diffusion_steps, beta_schedule,
+                                    actor_hidden_dim, clip_denoised=clip_denoised)
+        self.actor_ema = copy.deepcopy(self.actor).requires_grad_(False)
+        self.critic = TwinIQNCritic(obs_dim, action_dim, n_quantiles, critic_embedding_dim, critic_hidden_dim)
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        # One Adam over both stacked critics equals the released code's two Adams (equal lrs,
+        # elementwise updates). Fused kernels on CPU and CUDA.
+        fused = self.device.type in ("cpu", "cuda")
+        critic_opt = torch.optim.Adam(self.critic.parameters(), lr=self.hparams.critic_lr, fused=fused)
+        actor_opt = torch.optim.Adam(self.actor.parameters(), lr=self.hparams.actor_lr, fused=fused)
+        return [critic_opt, actor_opt]
+
+    def update(self, batch: Batch, generator: torch.Generator) -> dict[str, Tensor]:
+        hp = self.hparams
+        critic_opt, actor_opt = self.optimizers()
+        obs, actions = batch.observations, batch.actions
+        n, m, k = hp.n_quantiles, self.n_target_quantiles, self.n_risk_quantiles
+        levels = torch.rand(n + m + k, generator=generator, device=obs.device)
+        taus, target_taus, risk_levels = levels.split([n, m, k])
+        risk_taus = distort(risk_levels, hp.distortion, hp.cvar_alpha, hp.distortion_param)
+
+        # Critic: distributional TD with the element-wise min of the target twins.
+        with torch.no_grad():
+            next_actions = self.actor_ema.sample(batch.next_observations, generator)  # [B, A]
+            next_z = self.critic_target(batch.next_observations, next_actions, target_taus)  # [E, B, M]
+            target = distributional_td_target(batch.rewards, batch.terminals, next_z.float(), hp.discount,
+                                              hp.target_clip)  # [B, M]
+        z = self.critic(obs, actions, taus).float()  # [E, B, N]
+        critic_losses = quantile_huber_loss(z, target, taus, hp.huber_kappa, hp.quantile_pairing)  # [E]
+        critic_opt.zero_grad(set_to_none=False)
+        self.manual_backward(critic_losses.sum())
+        critic_params = list(self.critic.parameters())
+        self.average_gradients(critic_params)
+        critic_norms = clip_grad_norm_(critic_params, hp.max_grad_norm, self.critic.ensemble_size)
+        self.step_uncounted(critic_opt)
+
+        # Actor: BC + risk through the whole reverse chain; critic weights detached.
+        policy_actions = self.actor.sample(obs, generator)  # [B, A]
+        bc_loss = self.actor.bc_loss(obs, actions, generator)
+        risk = risk_value(self.critic(obs, policy_actions, risk_taus, detach_params=True).float())
+        weight = scheduled_risk_weight(self.iteration, hp.risk_weight, hp.risk_warmup_iterations,
+                                       hp.risk_ramp_iterations)
+        actor_loss = hp.bc_weight * bc_loss - weight * risk
+        actor_opt.zero_grad(set_to_none=False)
+        self.manual_backward(actor_loss)
+        actor_params = list(self.actor.parameters())
+        self.average_gradients(actor_params)
+        actor_norm = clip_grad_norm_(actor_params, hp.max_grad_norm)
+        actor_opt.step()
+
+        # Targets.
+        soft_update_(self.critic_target, self.critic, hp.target_update_rate)
+        if self.iteration >= hp.ema_start_iteration and self.iteration % hp.ema_every == 0:
+            soft_update_(self.actor_ema, self.actor, 1.0 - hp.ema_decay)
+
+        return {
+            "train/critic/loss": critic_losses.detach().mean(),
+            "train/critic/z_mean": z.detach().mean(),
+            "train/critic/target_mean": target.mean(),
+            "train/critic/grad_norm": critic_norms.max(),
+            "train/actor/loss": actor_loss.detach(),
+            "train/actor/bc_loss": bc_loss.detach(),
+            "train/actor/risk": risk.detach(),
+            "train/actor/risk_weight": torch.tensor(weight),
+            "train/actor/grad_norm": actor_norm,
+        }
+
+    @torch.no_grad()
+    def act(self, obs: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        actor = self.actor if self.hparams.eval_actor == "online" else self.actor_ema
+        return actor.sample(obs, generator)

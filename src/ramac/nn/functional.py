@@ -1,0 +1,64 @@
+"""Activation and layer kernels chosen for speed on CPU (see BENCHMARKS.md and research notes)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+_MISH_CLAMP = 20.0  # beyond this tanh(softplus(x)) == 1 in float32
+
+
+class _MishFunction(torch.autograd.Function):
+    """Exact Mish ``x tanh(softplus(x))`` computed with one exponential.
+
+    ``tanh(softplus(x)) = n / (n + 2)`` with ``n = e^x (e^x + 2)``; the derivative is
+    ``t + x (1 - t²) σ(x)``. Eager ``F.mish`` on CPU costs ~2× more per call (research/speed.md §1.3).
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:  # type: ignore[override]
+        ctx.save_for_backward(x)
+        e = torch.exp(x.clamp(max=_MISH_CLAMP))
+        n = e * (e + 2.0)
+        return x * (n / (n + 2.0))
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
+        (x,) = ctx.saved_tensors
+        e = torch.exp(x.clamp(max=_MISH_CLAMP))
+        n = e * (e + 2.0)
+        t = n / (n + 2.0)
+        sig = e / (1.0 + e)
+        return grad * (t + x * (1.0 - t * t) * sig)
+
+
+def mish(x: Tensor) -> Tensor:
+    """Mish activation; the one-exponential kernel on CPU float32, ``F.mish`` elsewhere."""
+    if x.device.type == "cpu" and x.dtype == torch.float32:
+        return _MishFunction.apply(x)
+    return F.mish(x)
+
+
+def sinusoidal_embedding(positions: Tensor, dim: int) -> Tensor:  # [L] -> [L, dim]
+    """Transformer-style sinusoidal features ``[sin(p w_k), cos(p w_k)]``, ``w_k = 10000^{-k/(dim/2-1)}``."""
+    if dim < 4 or dim % 2:
+        raise ValueError(f"sinusoidal embedding dim must be even and >= 4, got {dim}")
+    half = dim // 2
+    freqs = torch.exp(torch.arange(half, device=positions.device, dtype=torch.float32)
+                      * (-math.log(10000.0) / (half - 1)))
+    angles = positions.float().unsqueeze(-1) * freqs
+    return torch.cat((angles.sin(), angles.cos()), dim=-1)
+
+
+def ensemble_head(hidden: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+    """Per-member ``Linear(H, 1)``: ``hidden [E, R, H]``, ``weight [E, H]``, ``bias [E]`` -> ``[E, R]``.
+
+    Done as ``E`` matrix-vector products: a batched ``bmm`` with one output column is several times
+    slower on CPU, forward and backward (research/speed.md §1.3 item 2).
+    """
+    if hidden.device.type == "cpu":
+        return torch.stack([torch.mv(hidden[e], weight[e]) for e in range(hidden.shape[0])]) + bias.unsqueeze(-1)
+    return torch.baddbmm(bias.view(-1, 1, 1), hidden, weight.unsqueeze(-1)).squeeze(-1)
