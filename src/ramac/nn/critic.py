@@ -95,5 +95,6 @@ class TwinIQNCritic(nn.Module):
         else:
             mixed = sa.unsqueeze(2) * tau_h.view(self.ensemble_size, batch, n_levels, -1)
         mixed = mixed.reshape(self.ensemble_size, batch * n_levels, -1)  # [E, B*N, D]
-        hidden = torch.relu_(torch.baddbmm(p["hidden_bias"].unsqueeze(1), mixed, p["hidden_weight"]))
-        return ensemble_head(hidden, p["head_weight"], p["head_bias"]).view(self.ensemble_size, batch, n_levels)
+        hidden = torch.relu_(torch.baddbmm(p["hidden_bias"].unsqueeze(1), mixed, p["hidden_weight"]))  # [E, B*N, H]
+        z = ensemble_head(hidden, p["head_weight"], p["head_bias"])  # [E, B*N]
+        return z.view(self.ensemble_size, batch, n_levels)

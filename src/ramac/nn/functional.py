@@ -56,9 +56,12 @@ def sinusoidal_embedding(positions: Tensor, dim: int) -> Tensor:  # [L] -> [L, d
 def ensemble_head(hidden: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
     """Per-member ``Linear(H, 1)``: ``hidden [E, R, H]``, ``weight [E, H]``, ``bias [E]`` -> ``[E, R]``.
 
-    Done as ``E`` matrix-vector products: a batched ``bmm`` with one output column is several times
-    slower on CPU, forward and backward (research/speed.md §1.3 item 2).
+    On CPU as ``E`` matrix-vector products over ``unbind`` slices: a batched ``bmm`` with one output
+    column can be several times slower there (research/speed.md §1.3 item 2), and ``unbind``'s
+    backward stacks the slice gradients where indexing would zero-fill a full ``[E, R, H]`` buffer per
+    member.
     """
     if hidden.device.type == "cpu":
-        return torch.stack([torch.mv(hidden[e], weight[e]) for e in range(hidden.shape[0])]) + bias.unsqueeze(-1)
+        rows = [torch.mv(h, w) for h, w in zip(hidden.unbind(0), weight.unbind(0), strict=True)]
+        return torch.stack(rows) + bias.unsqueeze(-1)
     return torch.baddbmm(bias.view(-1, 1, 1), hidden, weight.unsqueeze(-1)).squeeze(-1)

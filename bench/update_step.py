@@ -1,0 +1,89 @@
+"""Benchmark of the RADAC update (critic + actor + targets + EMA) through the real Lightning path.
+
+Random data with the dimensions of a task; prints milliseconds per iteration and iterations/s.
+
+    python bench/update_step.py --task hopper --threads 1
+    python bench/update_step.py --task halfcheetah --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import warnings
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+
+from ramac.data.datamodule import OfflineDataModule
+from ramac.data.transitions import Transitions
+from ramac.learners.radac import RADAC
+
+TASKS = {  # obs, action, quantiles, embedding (paper-notes §2)
+    "hopper": (11, 3, 16, 64),
+    "halfcheetah": (17, 6, 32, 128),
+}
+
+
+class RandomData(OfflineDataModule):
+    def __init__(self, obs_dim: int, action_dim: int, size: int = 100_000, batch_size: int = 256) -> None:
+        super().__init__(batch_size=batch_size, iterations_per_epoch=10_000)
+        self.size, self.dims = size, (obs_dim, action_dim)
+
+    def load_transitions(self) -> Transitions:
+        rng = np.random.default_rng(0)
+        o, a = self.dims
+        obs = rng.standard_normal((self.size, o))
+        return Transitions(obs, rng.uniform(-1, 1, (self.size, a)), rng.standard_normal(self.size),
+                           obs + 0.1, (rng.random(self.size) < 0.01).astype(np.float32), source="random")
+
+
+class Timer(pl.Callback):
+    def __init__(self, warmup: int) -> None:
+        self.warmup, self.stamps = warmup, []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # noqa: ANN001
+        if batch_idx >= self.warmup:
+            if pl_module.device.type == "cuda":
+                torch.cuda.synchronize()
+            self.stamps.append(time.perf_counter())
+
+
+def run(task: str, iterations: int, warmup: int, accelerator: str) -> list[float]:
+    obs_dim, action_dim, quantiles, embedding = TASKS[task]
+    data = RandomData(obs_dim, action_dim)
+    model = RADAC(obs_dim, action_dim, n_quantiles=quantiles, critic_embedding_dim=embedding,
+                  ema_start_iteration=0)
+    timer = Timer(warmup)
+    trainer = pl.Trainer(accelerator=accelerator, devices=1, max_steps=warmup + iterations, logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                         callbacks=[timer])
+    trainer.fit(model, datamodule=data)
+    return [1000 * (b - a) for a, b in zip(timer.stamps, timer.stamps[1:], strict=False)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--task", choices=sorted(TASKS), default="hopper")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--iterations", type=int, default=60)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--accelerator", default="cpu")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    torch.set_num_threads(args.threads)
+    medians = []
+    for _ in range(args.repeats):
+        times = run(args.task, args.iterations, args.warmup, args.accelerator)
+        medians.append(statistics.median(times))
+    best = min(medians)
+    print(f"ramac RADAC update | task={args.task} threads={args.threads} accelerator={args.accelerator} | "
+          f"median ms/it per repeat: {', '.join(f'{m:.1f}' for m in medians)} | best {best:.1f} ms "
+          f"= {1000 / best:.1f} it/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""Fig. 3-style report for the 2-D risky bandit: ground truth, BC-only and RADAC samples.
+
+The BC-only panel comes from a reference actor trained beside the learner: a copy of the learner's
+actor at initialisation, updated every iteration with the learner's actor loss at risk weight 0
+(``bc_weight · L_BC``), the same optimiser settings, clipping and batch size, and its own random
+stream. One ``ramac fit`` therefore produces the whole comparison; the reference's weights and
+optimiser are part of the checkpoint, so a resumed run ends with the same figure.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+
+from ramac.data.bandit import BanditDataModule
+from ramac.envs.bandit import RING, SAFE, RiskyBandit
+from ramac.learners.base import clip_grad_norm_, iteration_seed
+
+_REFERENCE_STREAM = 7_919  # offsets the reference's seed from the learner's
+
+
+class BanditReport(pl.Callback):
+    """Trains the BC-only reference and writes ``bandit.png`` and ``bandit.json`` when fitting ends.
+
+    Args:
+        num_samples: actions drawn from each policy for the figure and the safe-centre fractions.
+        filename: PNG name inside ``trainer.default_root_dir`` (the JSON gets the same stem).
+        sample_seed: seed of the contexts and sampler noise used for the report.
+    """
+
+    def __init__(self, num_samples: int = 2000, filename: str = "bandit.png", sample_seed: int = 12345) -> None:
+        if num_samples < 1:
+            raise ValueError(f"BanditReport: num_samples must be >= 1, got {num_samples}")
+        self.num_samples, self.filename, self.sample_seed = num_samples, filename, sample_seed
+        self.reference: torch.nn.Module | None = None
+        self.optimizer: torch.optim.Optimizer | None = None
+        self._pending_state: dict[str, Any] | None = None
+        self._generator: torch.Generator | None = None
+        self.results: dict[str, float] = {}
+
+    # -- training of the BC-only reference -------------------------------------------------------
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not isinstance(trainer.datamodule, BanditDataModule):
+            raise TypeError("BanditReport needs data: class_path ramac.data.bandit.BanditDataModule, got "
+                            f"{type(trainer.datamodule).__name__}")
+        self.reference = copy.deepcopy(pl_module.actor).requires_grad_(True)
+        fused = pl_module.device.type in ("cpu", "cuda")
+        self.optimizer = torch.optim.Adam(self.reference.parameters(), lr=pl_module.hparams.actor_lr, fused=fused)
+        if self._pending_state is not None:
+            self.reference.load_state_dict(self._pending_state["reference"])
+            self.optimizer.load_state_dict(self._pending_state["optimizer"])
+            self._pending_state = None
+        self._generator = torch.Generator(device=pl_module.device)
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        assert self.reference is not None and self.optimizer is not None and self._generator is not None
+        iteration = pl_module.iteration - 1  # the learner has already counted this iteration
+        generator = self._generator.manual_seed(
+            iteration_seed(pl_module.seed + _REFERENCE_STREAM, trainer.global_rank, iteration))
+        data = pl_module.sampler.sample(generator)
+        with torch.autocast(pl_module.device.type, enabled=False):
+            loss = pl_module.hparams.bc_weight * self.reference.bc_loss(data.observations, data.actions, generator)
+        self.optimizer.zero_grad(set_to_none=False)
+        loss.backward()
+        clip_grad_norm_(list(self.reference.parameters()), pl_module.hparams.max_grad_norm)
+        self.optimizer.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        if self.reference is None or self.optimizer is None:
+            return {}
+        return {"reference": self.reference.state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._pending_state = state_dict or None
+
+    # -- the report ---------------------------------------------------------------------------------
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        bandit: RiskyBandit = trainer.datamodule.bandit
+        rng = np.random.default_rng(self.sample_seed)
+        contexts = bandit.sample_contexts(self.num_samples, rng)
+        behaviour = bandit.sample_behaviour(contexts, rng)
+        rewards, _ = bandit.rewards(contexts, behaviour, rng)
+        obs = torch.as_tensor(contexts, dtype=torch.float32, device=pl_module.device)
+        generator = torch.Generator(device=pl_module.device)
+        with torch.no_grad():
+            learned = pl_module.act(obs, generator.manual_seed(self.sample_seed)).float().cpu().numpy()
+            reference = self.reference.sample(obs, generator.manual_seed(self.sample_seed)).float().cpu().numpy()
+        self.results = {
+            "iterations": int(pl_module.iteration),
+            "safe_fraction_behaviour": bandit.safe_fraction(contexts, behaviour),
+            "safe_fraction_bc": bandit.safe_fraction(contexts, reference),
+            "safe_fraction_learner": bandit.safe_fraction(contexts, learned),
+            "ring_fraction_bc": float(np.mean(bandit.regions(contexts, reference) == RING)),
+            "ring_fraction_learner": float(np.mean(bandit.regions(contexts, learned) == RING)),
+        }
+        os.makedirs(trainer.default_root_dir, exist_ok=True)
+        path = os.path.join(trainer.default_root_dir, self.filename)
+        with open(os.path.splitext(path)[0] + ".json", "w") as handle:
+            json.dump(self.results, handle, indent=2)
+        _plot(path, bandit, contexts, behaviour, rewards, reference, learned, self.results,
+              type(pl_module).__name__)
+        for logger in trainer.loggers:
+            logger.log_metrics({f"bandit/{k}": v for k, v in self.results.items()}, step=trainer.global_step)
+
+
+def _plot(path: str, bandit: RiskyBandit, contexts: np.ndarray, behaviour: np.ndarray, rewards: np.ndarray,
+          reference: np.ndarray, learned: np.ndarray, results: dict[str, float], learner_name: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    centre = bandit.centres(contexts)  # actions are drawn relative to the mode centre
+    fig, axes = plt.subplots(1, 3, figsize=(13.5, 4.6), constrained_layout=True)
+    scatter = axes[0].scatter(*(behaviour - centre).T, c=rewards, s=5, cmap="viridis", vmin=bandit.penalty,
+                              vmax=bandit.ring_reward)
+    fig.colorbar(scatter, ax=axes[0], label="sampled reward")
+    axes[0].set_title(f"(a) ground truth (safe {results['safe_fraction_behaviour']:.0%})")
+    axes[1].scatter(*(reference - centre).T, s=5, color="tab:orange")
+    axes[1].set_title(f"(b) BC only, risk weight 0 (safe {results['safe_fraction_bc']:.0%})")
+    axes[2].scatter(*(learned - centre).T, s=5, color="tab:blue")
+    axes[2].set_title(f"(c) {learner_name} (safe {results['safe_fraction_learner']:.0%})")
+    for ax in axes:
+        ax.add_patch(plt.Circle((0, 0), bandit.safe_radius, fill=False, ls="--", color="green"))
+        for radius in (bandit.ring_radius - bandit.ring_halfwidth, bandit.ring_radius + bandit.ring_halfwidth):
+            ax.add_patch(plt.Circle((0, 0), radius, fill=False, ls=":", color="red"))
+        ax.set(xlim=(-1.05, 1.05), ylim=(-1.05, 1.05), aspect="equal", xlabel="a₁ − c₁", ylabel="a₂ − c₂")
+    fig.suptitle(f"2-D risky bandit after {results['iterations']} iterations: share of samples in the safe centre")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+__all__ = ["SAFE", "BanditReport"]
