@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import warnings
 
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import ArgsType, LightningCLI
 
+from ramac.checkpointing import RamacCheckpoint
 from ramac.data.datamodule import OfflineDataModule
 from ramac.learners.base import OfflineLearner
 
@@ -40,7 +40,7 @@ class RamacCLI(LightningCLI):
         for attribute in ("obs_dim", "action_dim", "max_action"):
             parser.link_arguments(f"data.{attribute}", f"model.init_args.{attribute}", apply_on="instantiate")
         parser.link_arguments("seed_everything", "model.init_args.seed")
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(RamacCheckpoint, "checkpoint")
         parser.set_defaults({"checkpoint.save_last": True, "checkpoint.save_top_k": 0,
                              "checkpoint.every_n_train_steps": 1000})
         # One checkpoint folder per run directory (not per logger version), so `--ckpt_path last`

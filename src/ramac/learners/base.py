@@ -88,7 +88,8 @@ class OfflineLearner(pl.LightningModule):
     # -- Lightning hooks ------------------------------------------------------------------------
     def on_fit_start(self) -> None:
         trainer = self.trainer
-        if trainer.precision in ("16-mixed", "16-true", "transformer-engine-float16"):
+        if getattr(trainer.precision_plugin, "scaler", None) is not None or trainer.precision in (
+                "16-mixed", "16-true", "transformer-engine-float16"):
             raise ValueError(
                 f"--trainer.precision {trainer.precision} is not supported: ramac clips gradients per "
                 "optimizer before stepping, and Lightning's float16 GradScaler only unscales inside the step, "

@@ -62,6 +62,6 @@ def ensemble_head(hidden: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
     member.
     """
     if hidden.device.type == "cpu":
-        rows = [torch.mv(h, w) for h, w in zip(hidden.unbind(0), weight.unbind(0), strict=True)]
+        rows = [torch.mv(h, w) for h, w in zip(hidden.unbind(0), weight.to(hidden.dtype).unbind(0), strict=True)]
         return torch.stack(rows) + bias.unsqueeze(-1)
     return torch.baddbmm(bias.view(-1, 1, 1), hidden, weight.unsqueeze(-1)).squeeze(-1)

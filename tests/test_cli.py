@@ -1,0 +1,81 @@
+"""The ``ramac`` CLI in-process: config, checkpoints, exact resume, the bandit report."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import torch
+import yaml
+
+from ramac.cli import main
+
+SMALL = [
+    "--model.init_args.diffusion_steps", "3", "--model.init_args.n_quantiles", "4",
+    "--model.init_args.critic_hidden_dim", "16", "--model.init_args.critic_embedding_dim", "8",
+    "--model.init_args.actor_hidden_dim", "16", "--model.init_args.risk_warmup_iterations", "5",
+    "--data.init_args.dataset_size", "256", "--data.init_args.batch_size", "32",
+    "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
+    "--checkpoint.every_n_train_steps", "10", "--trainer.log_every_n_steps", "5",
+]
+
+
+def fit(repo_root, root, *extra):
+    main(["fit", "--config", os.path.join(repo_root, "conf", "bandit.yaml"), *SMALL,
+          "--trainer.default_root_dir", str(root), *extra])
+
+
+def load(path):
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def test_fit_writes_config_checkpoint_and_report(repo_root, tmp_path):
+    fit(repo_root, tmp_path / "run", "--trainer.max_steps", "12")
+    ckpt = load(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    assert ckpt["global_step"] == 12 and ckpt["ramac"]["iteration"] == 12
+    assert ckpt["hyper_parameters"]["obs_dim"] == 2 and ckpt["hyper_parameters"]["diffusion_steps"] == 3
+    assert ckpt["BanditDataModule"]["data"]["transitions"] == 256
+    report = json.loads((tmp_path / "run" / "bandit.json").read_text())
+    assert report["iterations"] == 12 and 0.0 <= report["safe_fraction_learner"] <= 1.0
+    assert (tmp_path / "run" / "bandit.png").stat().st_size > 10_000
+    configs = list((tmp_path / "run").rglob("config.yaml"))
+    assert configs, "LightningCLI should save the resolved config"
+    saved = yaml.safe_load(configs[0].read_text())
+    assert saved["model"]["init_args"]["risk_weight"] == 0.5
+
+
+def test_resume_is_exact(repo_root, tmp_path):
+    fit(repo_root, tmp_path / "straight", "--trainer.max_steps", "30")
+    fit(repo_root, tmp_path / "split", "--trainer.max_steps", "20")
+    fit(repo_root, tmp_path / "split", "--trainer.max_steps", "30", "--ckpt_path", "last")
+    straight = load(tmp_path / "straight" / "checkpoints" / "last.ckpt")
+    resumed = load(tmp_path / "split" / "checkpoints" / "last.ckpt")
+    assert resumed["ramac"]["iteration"] == 30 and resumed["global_step"] == 30
+    for name, value in straight["state_dict"].items():
+        assert torch.equal(value, resumed["state_dict"][name]), name
+    for opt_a, opt_b in zip(straight["optimizer_states"], resumed["optimizer_states"], strict=True):
+        for key, state in opt_a["state"].items():
+            for field, value in state.items():
+                assert torch.equal(value, opt_b["state"][key][field]), (key, field)
+    ref_a = straight["callbacks"]["BanditReport"]["reference"]
+    ref_b = resumed["callbacks"]["BanditReport"]["reference"]
+    assert all(torch.equal(ref_a[k], ref_b[k]) for k in ref_a)
+    a = json.loads((tmp_path / "straight" / "bandit.json").read_text())
+    b = json.loads((tmp_path / "split" / "bandit.json").read_text())
+    assert a == b
+
+
+def test_resume_refuses_a_different_seed(repo_root, tmp_path):
+    fit(repo_root, tmp_path / "run", "--trainer.max_steps", "10")
+    with pytest.raises(ValueError, match="seed"):
+        fit(repo_root, tmp_path / "run", "--trainer.max_steps", "20", "--ckpt_path", "last",
+            "--seed_everything", "3")
+
+
+def test_print_config_shows_every_default(repo_root, capsys):
+    with pytest.raises(SystemExit):
+        main(["fit", "--config", os.path.join(repo_root, "conf", "bandit.yaml"), "--print_config"])
+    printed = yaml.safe_load(capsys.readouterr().out)
+    init = printed["model"]["init_args"]
+    assert init["quantile_pairing"] == "standard" and init["cvar_alpha"] == 0.1 and init["discount"] == 0.99
