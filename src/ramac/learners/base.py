@@ -10,6 +10,7 @@ routes every optimizer step but the last through the strategy without counting i
 from __future__ import annotations
 
 import random
+from contextlib import nullcontext
 from typing import Any
 
 import lightning.pytorch as pl
@@ -17,8 +18,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from lightning.pytorch.core.optimizer import LightningOptimizer
+from lightning.pytorch.strategies import ParallelStrategy
 from torch import Tensor, nn
-from torch.nn.parallel import DistributedDataParallel
 
 from ramac.data.datamodule import OfflineDataModule
 from ramac.data.transitions import TransitionSampler
@@ -100,16 +101,17 @@ class OfflineLearner(pl.LightningModule):
                             f"{type(datamodule).__name__}")
         self.sampler = datamodule.make_sampler(self.device, trainer.world_size)
         self._generator = torch.Generator(device=self.device)
-        wrapped = trainer.strategy.model
-        if isinstance(wrapped, DistributedDataParallel):
-            # RADAC runs two backward passes over disjoint parameter sets per forward; DDP's reducer
-            # expects one pass over all parameters. Gradients are averaged explicitly instead.
-            wrapped.require_backward_grad_sync = False
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
         generator = self.iteration_generator()
         assert self.sampler is not None
-        metrics = self.update(self.sampler.sample(generator), generator)
+        # An iteration runs several backward passes over disjoint parameter sets (RADAC: critic, then
+        # actor); DDP's reducer expects one pass over all parameters per forward. So the reducer is
+        # switched off (`no_sync`) and `update` averages gradients itself (`average_gradients`).
+        strategy = self.trainer.strategy
+        no_reducer = strategy.block_backward_sync() if isinstance(strategy, ParallelStrategy) else nullcontext()
+        with no_reducer:
+            metrics = self.update(self.sampler.sample(generator), generator)
         self.iteration += 1
         if self.iteration % self.trainer.log_every_n_steps == 0:
             self.log_dict(metrics, on_step=True, on_epoch=False, prog_bar=False, sync_dist=False)
