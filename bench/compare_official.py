@@ -15,7 +15,6 @@ import time
 import warnings
 
 import torch
-
 from official_step import OfficialStyleRADAC
 from update_step import TASKS, run
 

@@ -107,7 +107,7 @@ class OfficialStyleRADAC:
         self.uniform = torch.distributions.Uniform(0.0, 1.0)
         self.step = 0
 
-    def train_step(self, s, a, r, s2, not_done) -> None:  # noqa: ANN001
+    def train_step(self, s, a, r, s2, not_done) -> None:
         taus = self.uniform.sample((self.n, 1))
         taus2 = self.uniform.sample((self.n, 1))
         current = [c.sampled_z(s, taus, a) for c in self.critics]

@@ -44,7 +44,7 @@ class Timer(pl.Callback):
     def __init__(self, warmup: int) -> None:
         self.warmup, self.stamps = warmup, []
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # noqa: ANN001
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if batch_idx >= self.warmup:
             if pl_module.device.type == "cuda":
                 torch.cuda.synchronize()

@@ -18,7 +18,6 @@ warnings.filterwarnings("ignore", message=r".*(does not have many workers|litlog
 def _in_tmp_dir(tmp_path, monkeypatch):
     """Run every test in its own directory (Lightning and MuJoCo write files into the cwd)."""
     monkeypatch.chdir(tmp_path)
-    yield
 
 
 class TinyData(OfflineDataModule):

@@ -27,8 +27,9 @@ def test_q_sample():
     schedule = DDPMSchedule("vp", 5)
     x0, noise = torch.ones(2, 3), torch.full((2, 3), 2.0)
     out = schedule.q_sample(x0, torch.tensor([0, 4]), noise)
-    assert out[0, 0].item() == pytest.approx(math.sqrt(schedule.alphas_cumprod[0]) + 2 * math.sqrt(1 - schedule.alphas_cumprod[0]))
-    assert out[1, 0].item() == pytest.approx(math.sqrt(schedule.alphas_cumprod[4]) + 2 * math.sqrt(1 - schedule.alphas_cumprod[4]))
+    for row, t in ((0, 0), (1, 4)):
+        abar = schedule.alphas_cumprod[t]
+        assert out[row, 0].item() == pytest.approx(math.sqrt(abar) + 2 * math.sqrt(1 - abar))
 
 
 class _Oracle(Denoiser):

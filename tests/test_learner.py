@@ -30,7 +30,7 @@ def test_gradient_isolation_between_critic_and_actor():
 
     model.manual_backward = recording
     quiet_trainer(max_steps=1).fit(model, datamodule=TinyData())
-    (crit_before, crit_after), (act_before, act_after) = snapshots
+    (_, crit_after), (act_before, act_after) = snapshots
     critic_names = {n for n in crit_after if n.startswith("critic.")}
     actor_names = {n for n in crit_after if n.startswith("actor.")}
     # critic loss: gradients in every critic parameter, none anywhere else

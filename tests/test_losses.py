@@ -73,7 +73,6 @@ def test_quantile_huber_rejects_bad_shapes():
 def _fit_quantile_function(pairing: str, steps: int = 1500) -> torch.Tensor:
     """Fit a piecewise-linear quantile function to a return-like bimodal law with IQN updates."""
     generator = torch.Generator().manual_seed(0)
-    knots = torch.linspace(0, 1, 21)
     values = torch.zeros(21, requires_grad=True)
     optimizer = torch.optim.Adam([values], lr=0.05)
     for _ in range(steps):

@@ -8,6 +8,7 @@ the complete configuration with every default.
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 
@@ -27,6 +28,13 @@ _QUIET = (
     r".*You're resuming from a checkpoint that ended before the epoch ended.*",
     r".*The number of training batches .* is smaller than the logging interval.*",
 )
+
+
+class _DropTips(logging.Filter):
+    """Drops Lightning's advertisement for its cloud logger from the console output."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "litlogger" not in record.getMessage().lower()
 
 
 def _checkpoint_dir(root: str) -> str:
@@ -52,6 +60,9 @@ def main(args: ArgsType = None) -> None:
     """Entry point of the ``ramac`` console script (``args`` lets tests run it in-process)."""
     for pattern in _QUIET:
         warnings.filterwarnings("ignore", message=pattern)
+    for name in ("lightning_utilities.core.rank_zero", "lightning.pytorch.utilities.rank_zero",
+                 "lightning.fabric.utilities.rank_zero"):
+        logging.getLogger(name).addFilter(_DropTips())
     RamacCLI(
         OfflineLearner,
         OfflineDataModule,

@@ -63,7 +63,8 @@ class DDPMSchedule:
         self.sqrt_recipm1_abar = [math.sqrt(1.0 / a - 1.0) for a in abar]
         variance = [b * (1.0 - ap) / (1.0 - a) for b, a, ap in zip(betas, abar, abar_prev, strict=True)]
         self.posterior_std = [math.exp(0.5 * math.log(max(v, 1e-20))) for v in variance]
-        self.posterior_coef_x0 = [b * math.sqrt(ap) / (1.0 - a) for b, a, ap in zip(betas, abar, abar_prev, strict=True)]
+        self.posterior_coef_x0 = [b * math.sqrt(ap) / (1.0 - a)
+                                  for b, a, ap in zip(betas, abar, abar_prev, strict=True)]
         self.posterior_coef_xt = [(1.0 - ap) * math.sqrt(1.0 - b) / (1.0 - a)
                                   for b, a, ap in zip(betas, abar, abar_prev, strict=True)]
 
