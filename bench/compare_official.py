@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
 import time
 import warnings
@@ -72,16 +73,29 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--iterations", type=int, default=30)
     parser.add_argument("--official-repo", default=None, help="checkout of KaiFukazawa/RAMAC to time")
+    parser.add_argument("--precision", default="32-true", help="ramac's --trainer.precision")
+    parser.add_argument("--only-official", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     torch.set_num_threads(args.threads)
+    if args.only_official:
+        print(time_official(args.task, args.iterations, 5, args.official_repo))
+        return
+    # The reference runs in its own process each round, so that nothing ramac sets for itself (the
+    # allocator setting of ramac.memory) changes the reference's speed.
+    reference_cmd = [sys.executable, __file__, "--only-official", "--task", args.task, "--threads", str(args.threads),
+                     "--iterations", str(args.iterations)]
+    if args.official_repo:
+        reference_cmd += ["--official-repo", args.official_repo]
     official, ours = [], []
     for _ in range(args.rounds):
-        official.append(time_official(args.task, args.iterations, 5, args.official_repo))
-        ours.append(statistics.median(run(args.task, args.iterations, 10, "cpu")))
+        done = subprocess.run(reference_cmd, capture_output=True, text=True, check=True)
+        official.append(float(done.stdout.strip().splitlines()[-1]))
+        ours.append(statistics.median(run(args.task, args.iterations, 10, "cpu", args.precision)))
     o, r = statistics.median(official), statistics.median(ours)
     label = "released code" if args.official_repo else "official-style stand-in"
-    print(f"task={args.task} threads={args.threads} | {label} ms/it {', '.join(f'{x:.0f}' for x in official)}"
+    official_ms = ", ".join(f"{x:.0f}" for x in official)
+    print(f"task={args.task} threads={args.threads} precision={args.precision} | {label} ms/it {official_ms}"
           f" | ramac ms/it {', '.join(f'{x:.1f}' for x in ours)} | median {o:.0f} vs {r:.1f} ms -> {o / r:.2f}x")
 
 

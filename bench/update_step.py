@@ -51,7 +51,7 @@ class Timer(pl.Callback):
             self.stamps.append(time.perf_counter())
 
 
-def run(task: str, iterations: int, warmup: int, accelerator: str) -> list[float]:
+def run(task: str, iterations: int, warmup: int, accelerator: str, precision: str = "32-true") -> list[float]:
     obs_dim, action_dim, quantiles, embedding = TASKS[task]
     data = RandomData(obs_dim, action_dim)
     model = RADAC(obs_dim, action_dim, n_quantiles=quantiles, critic_embedding_dim=embedding,
@@ -59,7 +59,7 @@ def run(task: str, iterations: int, warmup: int, accelerator: str) -> list[float
     timer = Timer(warmup)
     trainer = pl.Trainer(accelerator=accelerator, devices=1, max_steps=warmup + iterations, logger=False,
                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                         callbacks=[timer])
+                         callbacks=[timer], precision=precision)
     trainer.fit(model, datamodule=data)
     return [1000 * (b - a) for a, b in zip(timer.stamps, timer.stamps[1:], strict=False)]
 
@@ -72,15 +72,17 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--accelerator", default="cpu")
+    parser.add_argument("--precision", default="32-true")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     torch.set_num_threads(args.threads)
     medians = []
     for _ in range(args.repeats):
-        times = run(args.task, args.iterations, args.warmup, args.accelerator)
+        times = run(args.task, args.iterations, args.warmup, args.accelerator, args.precision)
         medians.append(statistics.median(times))
     best = min(medians)
-    print(f"ramac RADAC update | task={args.task} threads={args.threads} accelerator={args.accelerator} | "
+    print(f"ramac RADAC update | task={args.task} threads={args.threads} accelerator={args.accelerator} "
+          f"precision={args.precision} | "
           f"median ms/it per repeat: {', '.join(f'{m:.1f}' for m in medians)} | best {best:.1f} ms "
           f"= {1000 / best:.1f} it/s")
 

@@ -7,7 +7,8 @@ import pytest
 import torch
 from conftest import TinyData, quiet_trainer, tiny_radac
 
-from ramac.learners.base import clip_grad_norm_, iteration_seed
+from ramac.gradients import clip_grad_norm_
+from ramac.rng import iteration_seed
 
 
 def _grads(module):

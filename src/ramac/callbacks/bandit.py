@@ -19,8 +19,9 @@ import numpy as np
 import torch
 
 from ramac.data.bandit import BanditDataModule
-from ramac.envs.bandit import RING, SAFE, RiskyBandit
-from ramac.learners.base import clip_grad_norm_, iteration_seed
+from ramac.envs.bandit import RING, RiskyBandit
+from ramac.gradients import clip_grad_norm_
+from ramac.rng import iteration_seed
 
 _REFERENCE_STREAM = 7_919  # offsets the reference's seed from the learner's
 
@@ -138,5 +139,3 @@ def _plot(path: str, bandit: RiskyBandit, contexts: np.ndarray, behaviour: np.nd
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
-
-__all__ = ["SAFE", "BanditReport"]

@@ -16,48 +16,16 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 import torch
-import torch.distributed as dist
 from lightning.pytorch.core.optimizer import LightningOptimizer
 from lightning.pytorch.strategies import ParallelStrategy
 from torch import Tensor, nn
 
 from ramac.data.datamodule import OfflineDataModule
 from ramac.data.transitions import TransitionSampler
+from ramac.gradients import average_gradients
+from ramac.memory import keep_freed_memory
+from ramac.rng import iteration_seed
 from ramac.types import Batch
-
-_MASK64 = (1 << 64) - 1
-
-
-def iteration_seed(seed: int, rank: int, iteration: int) -> int:
-    """A 63-bit seed for one ``(seed, rank, iteration)`` triple (SplitMix64 finaliser over the mix)."""
-    z = (seed * 0x9E3779B97F4A7C15 + rank * 0xBF58476D1CE4E5B9 + iteration * 0x94D049BB133111EB) & _MASK64
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
-    return (z ^ (z >> 31)) >> 1
-
-
-def clip_grad_norm_(params: list[nn.Parameter], max_norm: float, ensemble_size: int | None = None) -> Tensor:
-    """Clip gradients to ``max_norm`` in place and return the norm(s) measured before clipping.
-
-    With ``ensemble_size`` the parameters are stacked ``[E, ...]`` and each member is clipped on its
-    own (exactly like one ``clip_grad_norm_`` call per critic in the released code); the result is
-    then ``[E]``. No host synchronisation: the coefficient stays a tensor.
-    """
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        raise RuntimeError("clip_grad_norm_: no parameter has a gradient")
-    if ensemble_size is None:
-        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
-        if max_norm > 0:
-            torch._foreach_mul_(grads, (max_norm / (norm + 1e-6)).clamp(max=1.0))
-        return norm
-    squares = torch.stack([g.reshape(ensemble_size, -1).square().sum(1) for g in grads]).sum(0)  # [E]
-    norms = squares.sqrt()
-    if max_norm > 0:
-        coef = (max_norm / (norms + 1e-6)).clamp(max=1.0)
-        for g in grads:
-            g.mul_(coef.view(-1, *([1] * (g.dim() - 1))))
-    return norms
 
 
 class OfflineLearner(pl.LightningModule):
@@ -101,6 +69,8 @@ class OfflineLearner(pl.LightningModule):
                             f"{type(datamodule).__name__}")
         self.sampler = datamodule.make_sampler(self.device, trainer.world_size)
         self._generator = torch.Generator(device=self.device)
+        if self.device.type == "cpu":
+            keep_freed_memory()
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
         generator = self.iteration_generator()
@@ -148,15 +118,7 @@ class OfflineLearner(pl.LightningModule):
 
     def average_gradients(self, params: list[nn.Parameter]) -> None:
         """All-reduce the mean of the gradients over DDP ranks (no-op on one process)."""
-        world = self.trainer.world_size if self._trainer is not None else 1
-        if world <= 1 or not dist.is_available() or not dist.is_initialized():
-            return
-        grads = [p.grad for p in params if p.grad is not None]
-        flat = torch.cat([g.reshape(-1) for g in grads])
-        dist.all_reduce(flat)
-        flat.div_(world)
-        torch._foreach_copy_(grads, [chunk.view_as(g) for chunk, g in zip(flat.split([g.numel() for g in grads]),
-                                                                          grads, strict=True)])
+        average_gradients(params, self.trainer.world_size)
 
     def step_uncounted(self, optimizer: LightningOptimizer) -> None:
         """Step an optimizer through the strategy (precision plugin, hooks) without counting it in

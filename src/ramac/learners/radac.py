@@ -24,7 +24,8 @@ from torch import Tensor
 from ramac.actors import DiffusionActor
 from ramac.averaging import soft_update_
 from ramac.generative.ddpm import BetaSchedule
-from ramac.learners.base import OfflineLearner, clip_grad_norm_
+from ramac.gradients import clip_grad_norm_
+from ramac.learners.base import OfflineLearner
 from ramac.losses import (
     QuantilePairing,
     distributional_td_target,
