@@ -77,11 +77,15 @@ class OfflineDataModule(pl.LightningDataModule):
     def action_dim(self) -> int:
         return self.transitions.action_dim
 
+    def describe(self) -> dict[str, Any]:
+        """What data the run uses; subclasses add their options (computed once, see ``description``)."""
+        data = self.transitions
+        return {"source": data.source, "transitions": len(data), "sha256": data.checksum()}
+
     @cached_property
     def description(self) -> dict[str, Any]:
         """What data the run uses (recorded in the checkpoint and the hyperparameter logs)."""
-        data = self.transitions
-        return {"source": data.source, "transitions": len(data), "sha256": data.checksum()}
+        return self.describe()
 
     def make_sampler(self, device: torch.device, world_size: int = 1) -> TransitionSampler:
         if self.batch_size % world_size:

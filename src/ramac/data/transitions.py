@@ -16,7 +16,8 @@ class Transitions:
     """``N`` transitions ``(s, a, r, s', terminal)`` as float32 NumPy arrays.
 
     ``terminals`` is 1.0 only where the environment truly terminated; time-limit truncations are not
-    terminals (their ``s'`` is still bootstrapped).
+    terminals (their ``s'`` is still bootstrapped). ``episode_ends`` marks the last transition of each
+    episode (terminal or time limit); it only serves statistics and defaults to ``terminals``.
     """
 
     observations: np.ndarray  # [N, O]
@@ -25,11 +26,15 @@ class Transitions:
     next_observations: np.ndarray  # [N, O]
     terminals: np.ndarray  # [N]
     source: str = "<memory>"
+    episode_ends: np.ndarray | None = None  # [N]
 
     def __post_init__(self) -> None:
         src = self.source
+        if self.episode_ends is None:
+            object.__setattr__(self, "episode_ends", np.asarray(self.terminals).copy())
         arrays = {"observations": self.observations, "actions": self.actions, "rewards": self.rewards,
-                  "next_observations": self.next_observations, "terminals": self.terminals}
+                  "next_observations": self.next_observations, "terminals": self.terminals,
+                  "episode_ends": self.episode_ends}
         for key, value in arrays.items():
             if not isinstance(value, np.ndarray):
                 raise TypeError(f"{src}: '{key}' must be a numpy array, got {type(value).__name__}")
@@ -38,7 +43,8 @@ class Transitions:
         n = self.observations.shape[0] if self.observations.ndim else 0
         if n == 0:
             raise ValueError(f"{src}: the dataset is empty (no transitions)")
-        expected = {"observations": 2, "actions": 2, "rewards": 1, "next_observations": 2, "terminals": 1}
+        expected = {"observations": 2, "actions": 2, "rewards": 1, "next_observations": 2, "terminals": 1,
+                    "episode_ends": 1}
         for key, ndim in expected.items():
             value = arrays[key]
             if value.ndim != ndim or value.shape[0] != n:
@@ -51,8 +57,11 @@ class Transitions:
             if value.dtype != np.bool_ and not np.all(np.isfinite(value)):
                 bad = int(np.argwhere(~np.isfinite(value))[0][0])
                 raise ValueError(f"{src}: '{key}' contains NaN or inf (first at row {bad})")
-        if not np.all((self.terminals == 0) | (self.terminals == 1)):
-            raise ValueError(f"{src}: 'terminals' must hold only 0/1 values")
+        for key in ("terminals", "episode_ends"):
+            if not np.all((arrays[key] == 0) | (arrays[key] == 1)):
+                raise ValueError(f"{src}: '{key}' must hold only 0/1 values")
+        if np.any((arrays["terminals"] == 1) & (arrays["episode_ends"] == 0)):
+            raise ValueError(f"{src}: every terminal transition must also end its episode")
         for key, value in arrays.items():
             object.__setattr__(self, key, np.ascontiguousarray(value, dtype=np.float32))
 

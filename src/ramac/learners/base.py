@@ -21,6 +21,7 @@ from lightning.pytorch.strategies import ParallelStrategy
 from torch import Tensor, nn
 
 from ramac.data.datamodule import OfflineDataModule
+from ramac.data.normalization import ObservationNormalizer
 from ramac.data.transitions import TransitionSampler
 from ramac.gradients import average_gradients
 from ramac.memory import keep_freed_memory
@@ -31,16 +32,22 @@ from ramac.types import Batch
 class OfflineLearner(pl.LightningModule):
     """Base class. Subclasses implement :meth:`update` and :meth:`act` and ``configure_optimizers``.
 
+    Observations reach the networks normalised by :attr:`obs_normalizer` (identity unless the data
+    module provides ``observation_stats``, which are copied in at fit start and saved with the model):
+    the training data arrive normalised, and :meth:`act` takes raw environment observations.
+
     Args:
+        obs_dim: observation dimension.
         seed: seed of the per-iteration random stream (batches, quantile levels, sampler noise).
             Iteration ``i`` on rank ``r`` draws from a generator seeded with ``(seed, r, i)``, so a
             resumed run repeats exactly the draws of an uninterrupted one.
     """
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, obs_dim: int, seed: int = 0) -> None:
         super().__init__()
         self.automatic_optimization = False
         self.seed = seed
+        self.obs_normalizer = ObservationNormalizer(obs_dim)
         self.iteration = 0
         self.sampler: TransitionSampler | None = None
         self._generator: torch.Generator | None = None
@@ -69,6 +76,11 @@ class OfflineLearner(pl.LightningModule):
                             f"{type(datamodule).__name__}")
         self.sampler = datamodule.make_sampler(self.device, trainer.world_size)
         self._generator = torch.Generator(device=self.device)
+        stats = getattr(datamodule, "observation_stats", None)
+        if stats is not None:
+            self.obs_normalizer.set_statistics(*stats)
+        for logger in trainer.loggers:
+            logger.log_hyperparams({"data": datamodule.description})
         if self.device.type == "cpu":
             keep_freed_memory()
 

@@ -109,7 +109,7 @@ class RADAC(OfflineLearner):
         max_grad_norm: float = 5.0,
         seed: int = 0,
     ) -> None:
-        super().__init__(seed=seed)
+        super().__init__(obs_dim, seed=seed)
         self.save_hyperparameters()
         check_distortion(distortion, cvar_alpha, distortion_param)
         for name in ("n_quantiles", "discount", "target_update_rate", "huber_kappa", "actor_lr", "critic_lr",
@@ -198,4 +198,4 @@ class RADAC(OfflineLearner):
     @torch.no_grad()
     def act(self, obs: Tensor, generator: torch.Generator | None = None) -> Tensor:
         actor = self.actor if self.hparams.eval_actor == "online" else self.actor_ema
-        return actor.sample(obs, generator)
+        return actor.sample(self.obs_normalizer(obs), generator)

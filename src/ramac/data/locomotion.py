@@ -1,0 +1,136 @@
+"""Stochastic-D4RL locomotion data: D4RL files, Minari datasets or any D4RL-layout file, with hazards.
+
+``source`` selects where the data come from, explicitly:
+
+- ``d4rl``: D4RL's v2 file ``<env>_<dataset>-v2.hdf5`` from D4RL's cache (``$D4RL_DATASET_DIR`` or
+  ``~/.d4rl/datasets``), downloaded from D4RL's official URL when missing and the network allows;
+- ``file``: any file in D4RL's HDF5 layout given by ``path``;
+- ``minari``: the Minari dataset ``minari_id`` (local, or downloaded when the network allows).
+
+The hazard (``hazard``, per task in ``conf/``) relabels the rewards with a seeded generator
+(``hazard_seed``), so a config always yields the same rewards. The run records the data it used
+(source, path, size, SHA-256 of the final arrays) in the checkpoint and the logged hyperparameters.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+from lightning.pytorch.utilities import rank_zero_only
+
+from ramac.data.d4rl import D4RL_DATASETS, D4RL_ENVS, NextObservationRule, d4rl_transitions, locate_d4rl, read_d4rl_file
+from ramac.data.datamodule import OfflineDataModule
+from ramac.data.minari_source import minari_transitions
+from ramac.data.normalization import observation_statistics
+from ramac.data.statistics import dataset_statistics, print_statistics
+from ramac.data.transitions import Transitions
+from ramac.envs.hazards import Hazard, relabel
+
+#: gymnasium environments the tasks are evaluated in (their dimensions are checked against the data).
+ENV_IDS = {"hopper": "Hopper-v5", "walker2d": "Walker2d-v5", "halfcheetah": "HalfCheetah-v5"}
+
+
+class StochasticD4RLDataModule(OfflineDataModule):
+    """Offline locomotion data with Stochastic-D4RL hazards.
+
+    Args:
+        env: ``hopper``, ``walker2d`` or ``halfcheetah``.
+        dataset: D4RL dataset name (``medium-replay``, ``medium-expert``, ...).
+        source: ``d4rl``, ``file`` or ``minari`` (module docstring).
+        path: the file for ``source=file``.
+        minari_id: the dataset id for ``source=minari`` (e.g. ``mujoco/hopper/medium-v0``).
+        download: allow downloads when the data are not on disk.
+        next_observations: ``following_row`` (d4rl.qlearning_dataset) or ``stored`` (see ramac.data.d4rl).
+        hazard: the task's hazard, or ``None`` for the plain data.
+        hazard_seed: seed of the penalty draws.
+        normalize_observations: standardise observations with the data's mean/std (saved with the model).
+        batch_size, iterations_per_epoch: see :class:`OfflineDataModule`.
+    """
+
+    def __init__(self, env: Literal["hopper", "walker2d", "halfcheetah"], dataset: str = "medium-replay",
+                 source: Literal["d4rl", "file", "minari"] = "d4rl", path: str | None = None,
+                 minari_id: str | None = None, download: bool = True,
+                 next_observations: NextObservationRule = "following_row", hazard: Hazard | None = None,
+                 hazard_seed: int = 0, normalize_observations: bool = False, batch_size: int = 256,
+                 iterations_per_epoch: int = 1000) -> None:
+        super().__init__(batch_size=batch_size, iterations_per_epoch=iterations_per_epoch)
+        if env not in D4RL_ENVS:
+            raise ValueError(f"data.env must be one of {D4RL_ENVS}, got {env!r}")
+        if dataset not in D4RL_DATASETS:
+            raise ValueError(f"data.dataset must be one of {D4RL_DATASETS}, got {dataset!r}")
+        if source not in ("d4rl", "file", "minari"):
+            raise ValueError(f"data.source must be 'd4rl', 'file' or 'minari', got {source!r}")
+        if source == "file" and not path:
+            raise ValueError("data.source=file needs data.path (a D4RL-layout HDF5 file)")
+        if source == "minari" and not minari_id:
+            raise ValueError("data.source=minari needs data.minari_id (e.g. mujoco/hopper/medium-v0)")
+        if path and source != "file":
+            raise ValueError(f"data.path is only used with data.source=file (source is {source!r})")
+        self.env, self.dataset, self.source, self.path, self.minari_id = env, dataset, source, path, minari_id
+        self.download, self.next_observations = download, next_observations
+        self.hazard, self.hazard_seed, self.normalize_observations = hazard, hazard_seed, normalize_observations
+        self.env_id = ENV_IDS[env]
+        self.risky: np.ndarray | None = None
+        self.penalised: np.ndarray | None = None
+        self.observation_stats: tuple[np.ndarray, np.ndarray] | None = None
+
+    @cached_property
+    def _spaces(self) -> tuple[gym.spaces.Box, gym.spaces.Box]:
+        env = gym.make(self.env_id)
+        try:
+            return env.observation_space, env.action_space  # type: ignore[return-value]
+        finally:
+            env.close()
+
+    @property
+    def max_action(self) -> float:
+        return float(np.max(np.abs(self._spaces[1].high)))
+
+    def _load_raw(self) -> tuple[Transitions, dict[str, Any]]:
+        if self.source == "minari":
+            transitions = minari_transitions(self.minari_id or "", download=self.download)
+            return transitions, {"minari_id": self.minari_id}
+        path = locate_d4rl(self.env, self.dataset, self.download) if self.source == "d4rl" else self.path
+        assert path is not None
+        raw = read_d4rl_file(path)
+        info = {"path": os.path.abspath(path), "file_bytes": os.path.getsize(path)}
+        return d4rl_transitions(raw, str(path), self.next_observations), info
+
+    def load_transitions(self) -> Transitions:
+        transitions, info = self._load_raw()
+        obs_space, action_space = self._spaces
+        if transitions.obs_dim != obs_space.shape[0] or transitions.action_dim != action_space.shape[0]:
+            raise ValueError(f"{transitions.source}: data have obs dim {transitions.obs_dim} and action dim "
+                             f"{transitions.action_dim}, but {self.env_id} has {obs_space.shape[0]} and "
+                             f"{action_space.shape[0]} (data.env={self.env!r})")
+        if self.hazard is not None:
+            result = relabel(transitions, self.hazard, self.hazard_seed)
+            transitions, self.risky, self.penalised = result.transitions, result.risky, result.penalised
+        self.statistics = dataset_statistics(transitions, self.risky, self.penalised)
+        if self.normalize_observations:
+            mean, std = observation_statistics(transitions.observations)
+            self.observation_stats = (mean, std)
+            transitions = Transitions((transitions.observations - mean) / std, transitions.actions,
+                                      transitions.rewards, (transitions.next_observations - mean) / std,
+                                      transitions.terminals, source=transitions.source + " (normalised)",
+                                      episode_ends=transitions.episode_ends)
+        self.load_info = {"source": self.source, "env": self.env_id, "dataset": self.dataset, **info}
+        return transitions
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), **self.load_info, "hazard_seed": self.hazard_seed,
+                "hazard": None if self.hazard is None else vars(self.hazard),
+                "normalize_observations": self.normalize_observations}
+
+    def setup(self, stage: str) -> None:
+        _ = self.transitions
+        self._print_statistics()
+
+    @rank_zero_only
+    def _print_statistics(self) -> None:
+        hazard = "no hazard" if self.hazard is None else f"{self.hazard.kind} hazard"
+        print_statistics(self.statistics, f"{self.env}-{self.dataset} ({self.source}, {hazard})")
