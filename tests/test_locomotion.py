@@ -1,0 +1,112 @@
+"""Minari loading, the locomotion data module, and `ramac fit` on a D4RL-layout file and a Minari dataset."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import torch
+from d4rl_files import rollout_arrays, write_d4rl_file
+
+from ramac.cli import main
+from ramac.data.locomotion import StochasticD4RLDataModule
+from ramac.data.minari_source import minari_transitions
+from ramac.envs.hazards import Hazard
+
+HAZARD = Hazard(kind="pose", probability=0.5, penalty=-50.0, low=-0.02, high=0.02, termination_factor=100.0)
+
+
+@pytest.fixture
+def minari_dataset(tmp_path, monkeypatch):
+    """A local Minari dataset of Hopper-v5 random rollouts, made with Minari's own API."""
+    import gymnasium as gym
+
+    minari = pytest.importorskip("minari")
+    from minari.data_collector.episode_buffer import EpisodeBuffer
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    arrays = rollout_arrays(episodes=12, max_steps=25, partial_tail=0)
+    ends = np.flatnonzero(arrays["terminals"] | arrays["timeouts"])
+    buffers, start = [], 0
+    for episode, end in enumerate(ends):
+        sl = slice(start, end + 1)
+        buffers.append(EpisodeBuffer(
+            id=episode,
+            observations=np.concatenate([arrays["observations"][sl], arrays["next_observations"][end:end + 1]]),
+            actions=arrays["actions"][sl], rewards=arrays["rewards"][sl],
+            terminations=arrays["terminals"][sl], truncations=arrays["timeouts"][sl]))
+        start = end + 1
+    with pytest.warns(UserWarning):
+        minari.create_dataset_from_buffers("ramac-test/hopper-random-v0", buffers, env=gym.make("Hopper-v5"),
+                                           algorithm_name="random")
+    return "ramac-test/hopper-random-v0", arrays, buffers
+
+
+def test_minari_episodes_flatten_in_id_order(minari_dataset):
+    dataset_id, arrays, buffers = minari_dataset
+    t = minari_transitions(dataset_id, download=False)
+    n = sum(len(b.actions) for b in buffers)
+    assert len(t) == n == len(arrays["rewards"])
+    assert np.allclose(t.observations, arrays["observations"], atol=1e-6)
+    assert np.allclose(t.next_observations, arrays["next_observations"], atol=1e-6)
+    assert np.array_equal(t.terminals, arrays["terminals"].astype(np.float32))
+    assert t.episode_ends.sum() == len(buffers)
+    with pytest.raises(FileNotFoundError, match="could not be loaded"):
+        minari_transitions("ramac-test/absent-v0", download=False)
+
+
+def test_data_module_relabels_checks_dimensions_and_normalises(tmp_path):
+    path = write_d4rl_file(tmp_path / "hopper.hdf5", rollout_arrays(episodes=10, max_steps=30), dtype=np.float64)
+    dm = StochasticD4RLDataModule("hopper", "medium", source="file", path=str(path), hazard=HAZARD,
+                                  normalize_observations=True)
+    t = dm.transitions
+    assert dm.risky is not None and dm.risky.any() and dm.penalised.sum() > 0
+    assert abs(t.observations.mean()) < 0.2 and dm.observation_stats is not None
+    assert dm.description["path"] == str(path) and dm.description["hazard"]["penalty"] == -50.0
+    again = StochasticD4RLDataModule("hopper", "medium", source="file", path=str(path), hazard=HAZARD,
+                                     normalize_observations=True)
+    assert again.description["sha256"] == dm.description["sha256"]
+    walker = StochasticD4RLDataModule("walker2d", "medium", source="file", path=str(path))
+    with pytest.raises(ValueError, match=r"obs dim 11 .* Walker2d-v5 has 17"):
+        _ = walker.transitions
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    (dict(source="file"), "needs data.path"),
+    (dict(source="minari"), "needs data.minari_id"),
+    (dict(source="d4rl", path="x.hdf5"), "only used with data.source=file"),
+    (dict(dataset="medium-random"), "data.dataset must be one of"),
+    (dict(source="web"), "data.source must be"),
+])
+def test_data_module_option_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        StochasticD4RLDataModule("hopper", **kwargs)
+
+
+SMALL = ["--trainer.max_steps", "20", "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary",
+         "false", "--model.init_args.diffusion_steps", "3", "--model.init_args.n_quantiles", "4",
+         "--model.init_args.risk_warmup_iterations", "5", "--data.init_args.batch_size", "32"]
+
+
+def test_fit_hopper_config_on_a_d4rl_layout_file(repo_root, tmp_path):
+    path = write_d4rl_file(tmp_path / "hopper.hdf5", rollout_arrays(episodes=10, max_steps=30), dtype=np.float64,
+                           next_observations=False)
+    main(["fit", "--config", os.path.join(repo_root, "conf", "hopper.yaml"), *SMALL,
+          "--trainer.default_root_dir", str(tmp_path / "run"), "--data.init_args.source", "file",
+          "--data.init_args.path", str(path), "--data.init_args.normalize_observations", "true"])
+    ckpt = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert ckpt["global_step"] == 20
+    data = ckpt["StochasticD4RLDataModule"]["data"]
+    assert data["path"] == str(path) and data["hazard"]["low"] == -0.17 and data["normalize_observations"]
+    assert not torch.equal(ckpt["state_dict"]["obs_normalizer.std"], torch.ones(11))
+
+
+def test_fit_hopper_config_on_a_minari_dataset(repo_root, tmp_path, minari_dataset):
+    dataset_id, _, _ = minari_dataset
+    main(["fit", "--config", os.path.join(repo_root, "conf", "hopper.yaml"), *SMALL,
+          "--trainer.default_root_dir", str(tmp_path / "run"), "--data.init_args.source", "minari",
+          "--data.init_args.minari_id", dataset_id, "--data.init_args.download", "false"])
+    ckpt = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert ckpt["global_step"] == 20
+    assert ckpt["StochasticD4RLDataModule"]["data"]["minari_id"] == dataset_id
