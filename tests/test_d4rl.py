@@ -57,8 +57,8 @@ def test_stored_rule_keeps_timeout_rows(tmp_path):
     assert t.next_observations[:, 0].tolist() == [i + 0.5 for i in range(10)]
     assert t.terminals.tolist() == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0]  # a time limit is not a terminal
     assert t.episode_ends.tolist() == [0, 0, 0, 1, 0, 0, 1, 0, 0, 0]
+    raw = read_d4rl_file(write_d4rl_file(tmp_path / "g.hdf5", hand_arrays(), next_observations=False))
     with pytest.raises(KeyError, match="next_observations"):
-        raw = read_d4rl_file(write_d4rl_file(tmp_path / "g.hdf5", hand_arrays(), next_observations=False))
         d4rl_transitions(raw, "g.hdf5", "stored")
 
 
@@ -102,7 +102,7 @@ def test_download_is_atomic_and_failures_say_where_to_put_the_file(tmp_path, mon
         path = locate_d4rl("hopper", "medium")
         assert path.read_bytes() == (served / "hopper_medium-v2.hdf5").read_bytes()
         assert not list((tmp_path / "cache").glob("*.part"))
-        with pytest.raises(FileNotFoundError, match="could not download .*Put the file at"):
+        with pytest.raises(FileNotFoundError, match=r"could not download .*Put the file at"):
             locate_d4rl("hopper", "expert")  # 404
     finally:
         server.shutdown()

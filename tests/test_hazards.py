@@ -105,9 +105,11 @@ def test_relabel_is_seeded_and_reads_the_next_observation():
 
 # paper-notes §4.1 (released environment/configs) and §2 (released configs/radac.yaml)
 TASKS = {
-    "halfcheetah-medium-expert": (dict(kind="velocity", obs_index=8, max_velocity=10.0, probability=0.05, penalty=-70.0),
+    "halfcheetah-medium-expert": (dict(kind="velocity", obs_index=8, max_velocity=10.0, probability=0.05,
+                                       penalty=-70.0),
                                   dict(critic_lr=5e-5, risk_weight=0.02, n_quantiles=32, critic_embedding_dim=128)),
-    "halfcheetah-medium-replay": (dict(kind="velocity", obs_index=8, max_velocity=5.0, probability=0.05, penalty=-60.0),
+    "halfcheetah-medium-replay": (dict(kind="velocity", obs_index=8, max_velocity=5.0, probability=0.05,
+                                       penalty=-60.0),
                                   dict(critic_lr=5e-5, risk_weight=0.02)),
     "hopper-medium-expert": (dict(kind="pose", obs_index=1, low=-0.17, high=0.04, probability=0.1, penalty=-50.0,
                                   termination_factor=100.0), dict(risk_warmup_iterations=300000)),

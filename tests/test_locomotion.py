@@ -37,7 +37,7 @@ def minari_dataset(tmp_path, monkeypatch):
             actions=arrays["actions"][sl], rewards=arrays["rewards"][sl],
             terminations=arrays["terminals"][sl], truncations=arrays["timeouts"][sl]))
         start = end + 1
-    with pytest.warns(UserWarning):
+    with pytest.warns(UserWarning, match="recommended|eval_env"):
         minari.create_dataset_from_buffers("ramac-test/hopper-random-v0", buffers, env=gym.make("Hopper-v5"),
                                            algorithm_name="random")
     return "ramac-test/hopper-random-v0", arrays, buffers
