@@ -1,4 +1,4 @@
-from ramac.cli import main
+from ramac.cli import console
 
 if __name__ == "__main__":
-    main()
+    console()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import warnings
 
 from lightning.pytorch.cli import ArgsType, LightningCLI
@@ -75,5 +76,20 @@ def main(args: ArgsType = None) -> None:
     )
 
 
+def console() -> None:
+    """The ``ramac`` console script: like :func:`main`, but bad input ends with a one-line error, not a traceback.
+
+    Set ``RAMAC_TRACEBACK=1`` to see the traceback.
+    """
+    try:
+        main()
+    except (FileNotFoundError, PermissionError, KeyError, ValueError, TypeError, ImportError) as err:
+        if os.environ.get("RAMAC_TRACEBACK"):
+            raise
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        sys.stderr.write(f"ramac: error: {message}\n")
+        raise SystemExit(2) from None
+
+
 if __name__ == "__main__":
-    main()
+    console()

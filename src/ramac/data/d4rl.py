@@ -58,7 +58,7 @@ def locate_d4rl(env: str, dataset: str, download: bool = True) -> Path:
         return path
     url = D4RL_URL.format(stem=stem)
     where = (f"Put the file at {path} (or set D4RL_DATASET_DIR to the folder that holds {stem}.hdf5), "
-             "or pass a file with data.init_args.source=file and data.init_args.path=FILE.")
+             "or train on a file of your own with --data.source file --data.path FILE.")
     if not download:
         raise FileNotFoundError(f"D4RL dataset {env}-{dataset}-v2 is not in the cache. {where}")
     try:
