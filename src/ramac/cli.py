@@ -82,7 +82,12 @@ def console() -> None:
     Set ``RAMAC_TRACEBACK=1`` to see the traceback.
     """
     try:
-        main()
+        if sys.argv[1:2] == ["data"]:
+            from ramac.data_cli import main as data_main
+
+            data_main(sys.argv[2:])
+        else:
+            main()
     except (FileNotFoundError, PermissionError, KeyError, ValueError, TypeError, ImportError) as err:
         if os.environ.get("RAMAC_TRACEBACK"):
             raise
