@@ -83,9 +83,11 @@ class SquashedGaussianActor(nn.Module):
 class ReplayBuffer:
     def __init__(self, capacity: int, obs_dim: int, action_dim: int) -> None:
         self.capacity, self.size = capacity, 0
-        self.data = {"obs": np.zeros((capacity, obs_dim), np.float32), "act": np.zeros((capacity, action_dim), np.float32),
-                     "rew": np.zeros(capacity, np.float32), "next": np.zeros((capacity, obs_dim), np.float32),
-                     "term": np.zeros(capacity, np.float32), "end": np.zeros(capacity, np.float32)}
+        self.data = {
+            "obs": np.zeros((capacity, obs_dim), np.float32), "act": np.zeros((capacity, action_dim), np.float32),
+            "rew": np.zeros(capacity, np.float32), "next": np.zeros((capacity, obs_dim), np.float32),
+            "term": np.zeros(capacity, np.float32), "end": np.zeros(capacity, np.float32),
+        }
 
     def add(self, obs: np.ndarray, act: np.ndarray, rew: float, nxt: np.ndarray, term: bool, end: bool) -> None:
         i = self.size
