@@ -27,3 +27,28 @@ def test_resume_repeats_the_uninterrupted_run(tmp_path):
     assert (tmp_path / "a" / "eval.csv").read_text() .splitlines()[1].split(",")[:3] == \
         (tmp_path / "b" / "eval.csv").read_text().splitlines()[1].split(",")[:3]
     assert sorted(p.name for p in (tmp_path / "b" / "snapshots").iterdir()) == ["actor_0000200.pt", "actor_0000400.pt"]
+
+
+def test_make_is_deterministic_and_readable(tmp_path):
+    import h5py
+
+    from ramac.data.d4rl import d4rl_transitions, read_d4rl_file
+    from ramac.data_cli import main as data_main
+    from ramac.zoo.datasets import read_provenance
+
+    trainer = SACTrainer(SACConfig(**{**TINY, "total_steps": 200}), tmp_path / "agent")
+    trainer.train()
+    policy = tmp_path / "agent" / "snapshots" / "actor_0000200.pt"
+    files = []
+    for name in ("a", "b"):
+        data_main(["make", "Hopper-v5", "--policy", str(policy), "--size", "700", "--seed", "3",
+                   "--out", str(tmp_path / f"{name}.hdf5")])
+        files.append(tmp_path / f"{name}.hdf5")
+    with h5py.File(files[0]) as a, h5py.File(files[1]) as b:
+        for key in ("observations", "actions", "rewards", "terminals", "timeouts"):
+            assert (a[key][()] == b[key][()]).all(), key
+    raw = read_d4rl_file(files[0])
+    assert raw["observations"].shape == (700, 11) and raw["observations"].dtype.name == "float32"
+    transitions = d4rl_transitions(raw, str(files[0]))
+    assert len(transitions) == 699 - int(raw["timeouts"][:699].sum())
+    assert read_provenance(files[0])["env_id"] == "Hopper-v5"

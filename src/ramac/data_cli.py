@@ -1,6 +1,7 @@
 """``ramac data ...``: behaviour-policy training and dataset tools.
 
     ramac data train-behaviour Hopper-v5 --steps 300000          # resumable SAC run (hours on a CPU)
+    ramac data make Hopper-v5 --policy actor.pt --size 1000000   # roll a policy out into a D4RL-layout file
     ramac data info FILE                                         # statistics of a D4RL-layout file
 """
 
@@ -30,6 +31,32 @@ def _train_behaviour(args: argparse.Namespace) -> None:
     trainer.train()
 
 
+def _make(args: argparse.Namespace) -> None:
+    import gymnasium as gym
+    import numpy as np
+    from rich.progress import Progress
+
+    from ramac.zoo.datasets import write_hdf5
+    from ramac.zoo.policy import NumpyPolicy
+    from ramac.zoo.rollouts import collect
+
+    env = gym.make(args.env)
+    scale = float(np.max(np.abs(env.action_space.high)))
+    env.close()
+    policy = NumpyPolicy.load(args.policy, scale)
+    out = Path(args.out) if args.out else ramac_home() / "datasets" / f"{args.env}-{Path(args.policy).stem}.hdf5"
+    with Progress() as progress:
+        task = progress.add_task(f"rolling out {Path(args.policy).name} in {args.env}", total=args.size)
+        data = collect(args.env, lambda obs, rng: policy(obs, rng), args.size, args.seed,
+                       progress=lambda rows: progress.advance(task, rows))
+    import gymnasium
+    import mujoco
+
+    provenance = {"env_id": args.env, "policy": str(args.policy), "seed": args.seed, "size": args.size,
+                  "gymnasium": gymnasium.__version__, "mujoco": mujoco.__version__, "sampling": "stochastic"}
+    print(write_hdf5(out, data, provenance))
+
+
 def _info(args: argparse.Namespace) -> None:
     from ramac.data.d4rl import d4rl_transitions, read_d4rl_file
     from ramac.data.statistics import dataset_statistics, print_statistics
@@ -48,6 +75,13 @@ def main(argv: list[str]) -> None:
     train.add_argument("--out", default=None, help="run folder (default: $RAMAC_DATA_DIR/behaviour/ENV-seedN)")
     train.add_argument("--threads", type=int, default=1, help="torch threads (1 leaves a core for other work)")
     train.set_defaults(run=_train_behaviour)
+    make = sub.add_parser("make", help="roll out a behaviour policy into a D4RL-layout dataset")
+    make.add_argument("env", help="gymnasium environment id, e.g. Hopper-v5")
+    make.add_argument("--policy", required=True, help="actor weights written by train-behaviour (snapshots/*.pt)")
+    make.add_argument("--size", type=int, default=1_000_000, help="transitions (rows) to write")
+    make.add_argument("--seed", type=int, default=0)
+    make.add_argument("--out", default=None, help="output file (default: $RAMAC_DATA_DIR/datasets/...)")
+    make.set_defaults(run=_make)
     info = sub.add_parser("info", help="statistics of a D4RL-layout HDF5 file")
     info.add_argument("file")
     info.add_argument("--next-observations", dest="next_observations", default="following_row",
