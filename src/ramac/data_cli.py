@@ -37,13 +37,14 @@ def _make(args: argparse.Namespace) -> None:
     from rich.progress import Progress
 
     from ramac.zoo.datasets import write_hdf5
-    from ramac.zoo.policy import NumpyPolicy
+    from ramac.zoo.policy import ZooPolicy
     from ramac.zoo.rollouts import collect
 
+    torch.set_num_threads(1)  # the policy MLP is small; one thread avoids oversubscription
     env = gym.make(args.env)
     scale = float(np.max(np.abs(env.action_space.high)))
     env.close()
-    policy = NumpyPolicy.load(args.policy, scale)
+    policy = ZooPolicy.load(args.policy, scale)
     out = Path(args.out) if args.out else ramac_home() / "datasets" / f"{args.env}-{Path(args.policy).stem}.hdf5"
     with Progress() as progress:
         task = progress.add_task(f"rolling out {Path(args.policy).name} in {args.env}", total=args.size)
