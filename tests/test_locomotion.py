@@ -78,6 +78,7 @@ def test_data_module_relabels_checks_dimensions_and_normalises(tmp_path):
     (dict(source="d4rl", path="x.hdf5"), "only used with data.source=file"),
     (dict(dataset="medium-random"), "data.dataset must be one of"),
     (dict(source="web"), "data.source must be"),
+    (dict(source="zoo", dataset="random"), "the zoo makes"),
 ])
 def test_data_module_option_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -41,7 +41,7 @@ def test_make_is_deterministic_and_readable(tmp_path):
     policy = tmp_path / "agent" / "snapshots" / "actor_0000200.pt"
     files = []
     for name in ("a", "b"):
-        data_main(["make", "Hopper-v5", "--policy", str(policy), "--size", "700", "--seed", "3",
+        data_main(["rollout", "Hopper-v5", "--policy", str(policy), "--size", "700", "--seed", "3",
                    "--out", str(tmp_path / f"{name}.hdf5")])
         files.append(tmp_path / f"{name}.hdf5")
     with h5py.File(files[0]) as a, h5py.File(files[1]) as b:

@@ -1,22 +1,21 @@
 """``ramac data ...``: behaviour-policy training and dataset tools.
 
     ramac data train-behaviour Hopper-v5 --steps 300000          # resumable SAC run (hours on a CPU)
-    ramac data make Hopper-v5 --policy actor.pt --size 1000000   # roll a policy out into a D4RL-layout file
+    ramac data make hopper-medium-expert                         # a dataset from the shipped zoo
+    ramac data rollout Hopper-v5 --policy actor.pt --size 1000000  # any actor into a D4RL-layout file
+    ramac data promote RUN Hopper-v5 --medium-return 1100 --expert-return 3000
+    ramac data list
     ramac data info FILE                                         # statistics of a D4RL-layout file
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import torch
 
-
-def ramac_home() -> Path:
-    """ramac's data directory: ``$RAMAC_DATA_DIR``, else ``~/.ramac``."""
-    return Path(os.environ.get("RAMAC_DATA_DIR", Path.home() / ".ramac")).expanduser()
+from ramac.paths import ramac_home, zoo_dataset_path
 
 
 def _train_behaviour(args: argparse.Namespace) -> None:
@@ -31,7 +30,7 @@ def _train_behaviour(args: argparse.Namespace) -> None:
     trainer.train()
 
 
-def _make(args: argparse.Namespace) -> None:
+def _rollout(args: argparse.Namespace) -> None:
     import gymnasium as gym
     import numpy as np
     from rich.progress import Progress
@@ -58,6 +57,39 @@ def _make(args: argparse.Namespace) -> None:
     print(write_hdf5(out, data, provenance))
 
 
+def _make(args: argparse.Namespace) -> None:
+    from ramac.zoo.registry import make_dataset
+
+    print(make_dataset(args.name, args.size, args.seed, Path(args.out) if args.out else None))
+
+
+def _promote(args: argparse.Namespace) -> None:
+    from ramac.zoo.registry import promote
+
+    print(promote(args.run, args.env, args.medium_return, args.expert_return))
+
+
+def _list(args: argparse.Namespace) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ramac.data.d4rl import d4rl_cache_dir, d4rl_stem
+    from ramac.data.locomotion import ENV_IDS
+    from ramac.zoo.registry import ZOO_DATASETS, ZOO_DIR
+
+    table = Table(title="datasets")
+    for column in ("name", "D4RL v2 file", "zoo (gymnasium v5)"):
+        table.add_column(column)
+    for env, env_id in ENV_IDS.items():
+        shipped = (ZOO_DIR / env_id / "provenance.json").exists()
+        for dataset in ZOO_DATASETS:
+            d4rl_file = d4rl_cache_dir() / f"{d4rl_stem(env, dataset)}.hdf5"
+            made = sorted(zoo_dataset_path(env_id, dataset, 0, None).parent.glob(f"{env_id}-{dataset}-zoo-*.hdf5"))
+            zoo = ", ".join(str(p) for p in made) if made else ("can be made" if shipped else "no zoo policy yet")
+            table.add_row(f"{env}-{dataset}", str(d4rl_file) if d4rl_file.exists() else "not cached", zoo)
+    Console().print(table)
+
+
 def _info(args: argparse.Namespace) -> None:
     from ramac.data.d4rl import d4rl_transitions, read_d4rl_file
     from ramac.data.statistics import dataset_statistics, print_statistics
@@ -76,13 +108,28 @@ def main(argv: list[str]) -> None:
     train.add_argument("--out", default=None, help="run folder (default: $RAMAC_DATA_DIR/behaviour/ENV-seedN)")
     train.add_argument("--threads", type=int, default=1, help="torch threads (1 leaves a core for other work)")
     train.set_defaults(run=_train_behaviour)
-    make = sub.add_parser("make", help="roll out a behaviour policy into a D4RL-layout dataset")
-    make.add_argument("env", help="gymnasium environment id, e.g. Hopper-v5")
-    make.add_argument("--policy", required=True, help="actor weights written by train-behaviour (snapshots/*.pt)")
-    make.add_argument("--size", type=int, default=1_000_000, help="transitions (rows) to write")
+    rollout = sub.add_parser("rollout", help="roll out any trained actor into a D4RL-layout dataset")
+    rollout.add_argument("env", help="gymnasium environment id, e.g. Hopper-v5")
+    rollout.add_argument("--policy", required=True, help="actor weights written by train-behaviour (snapshots/*.pt)")
+    rollout.add_argument("--size", type=int, default=1_000_000, help="transitions (rows) to write")
+    rollout.add_argument("--seed", type=int, default=0)
+    rollout.add_argument("--out", default=None, help="output file (default: $RAMAC_DATA_DIR/datasets/...)")
+    rollout.set_defaults(run=_rollout)
+    make = sub.add_parser("make", help="make a dataset from the shipped zoo, e.g. hopper-medium-expert")
+    make.add_argument("name", help="<env>-<dataset>: env hopper|walker2d|halfcheetah, dataset "
+                                   "medium|expert|medium-expert|medium-replay")
+    make.add_argument("--size", type=int, default=None, help="transitions (default: D4RL's sizes)")
     make.add_argument("--seed", type=int, default=0)
-    make.add_argument("--out", default=None, help="output file (default: $RAMAC_DATA_DIR/datasets/...)")
+    make.add_argument("--out", default=None, help="output file (default: the cache used by the task configs)")
     make.set_defaults(run=_make)
+    promote = sub.add_parser("promote", help="copy a run's medium/expert (and replay) snapshots into the zoo")
+    promote.add_argument("run", help="a train-behaviour run folder")
+    promote.add_argument("env", help="gymnasium environment id")
+    promote.add_argument("--medium-return", type=float, required=True)
+    promote.add_argument("--expert-return", type=float, default=None)
+    promote.set_defaults(run=_promote)
+    listing = sub.add_parser("list", help="known datasets, their sources and whether they are on disk")
+    listing.set_defaults(run=_list)
     info = sub.add_parser("info", help="statistics of a D4RL-layout HDF5 file")
     info.add_argument("file")
     info.add_argument("--next-observations", dest="next_observations", default="following_row",

@@ -1,7 +1,10 @@
 """Stochastic-D4RL locomotion data: D4RL files, Minari datasets or any D4RL-layout file, with hazards.
 
-``source`` selects where the data come from, explicitly:
+``source`` selects where the data come from:
 
+- ``auto`` (default): D4RL's file when it is in D4RL's cache, else the ramac zoo (never a download);
+- ``zoo``: a dataset made on first use from ramac's shipped behaviour policies on the gymnasium v5 env
+  (``ramac.zoo.registry``; cached in ``$RAMAC_DATA_DIR/datasets``) — a regeneration, not D4RL v2;
 - ``d4rl``: D4RL's v2 file ``<env>_<dataset>-v2.hdf5`` from D4RL's cache (``$D4RL_DATASET_DIR`` or
   ``~/.d4rl/datasets``), downloaded from D4RL's official URL when missing and the network allows;
 - ``file``: any file in D4RL's HDF5 layout given by ``path``;
@@ -20,18 +23,25 @@ from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
-from lightning.pytorch.utilities import rank_zero_only
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
 
-from ramac.data.d4rl import D4RL_DATASETS, D4RL_ENVS, NextObservationRule, d4rl_transitions, locate_d4rl, read_d4rl_file
+from ramac.data.d4rl import (
+    D4RL_DATASETS,
+    D4RL_ENVS,
+    NextObservationRule,
+    d4rl_cache_dir,
+    d4rl_stem,
+    d4rl_transitions,
+    locate_d4rl,
+    read_d4rl_file,
+)
 from ramac.data.datamodule import OfflineDataModule
 from ramac.data.minari_source import minari_transitions
 from ramac.data.normalization import observation_statistics
 from ramac.data.statistics import dataset_statistics, print_statistics
 from ramac.data.transitions import Transitions
 from ramac.envs.hazards import Hazard, relabel
-
-#: gymnasium environments the tasks are evaluated in (their dimensions are checked against the data).
-ENV_IDS = {"hopper": "Hopper-v5", "walker2d": "Walker2d-v5", "halfcheetah": "HalfCheetah-v5"}
+from ramac.zoo.registry import ENV_IDS, ZOO_DATASETS, make_dataset  # ENV_IDS: the gymnasium envs of the tasks
 
 
 class StochasticD4RLDataModule(OfflineDataModule):
@@ -40,9 +50,11 @@ class StochasticD4RLDataModule(OfflineDataModule):
     Args:
         env: ``hopper``, ``walker2d`` or ``halfcheetah``.
         dataset: D4RL dataset name (``medium-replay``, ``medium-expert``, ...).
-        source: ``d4rl``, ``file`` or ``minari`` (module docstring).
+        source: ``auto``, ``zoo``, ``d4rl``, ``file`` or ``minari`` (module docstring).
         path: the file for ``source=file``.
         minari_id: the dataset id for ``source=minari`` (e.g. ``mujoco/hopper/medium-v0``).
+        zoo_size: transitions of a zoo dataset (default: D4RL's sizes).
+        zoo_seed: seed of the zoo rollouts.
         download: allow downloads when the data are not on disk.
         next_observations: ``following_row`` (d4rl.qlearning_dataset) or ``stored`` (see ramac.data.d4rl).
         hazard: the task's hazard, or ``None`` for the plain data.
@@ -52,8 +64,8 @@ class StochasticD4RLDataModule(OfflineDataModule):
     """
 
     def __init__(self, env: Literal["hopper", "walker2d", "halfcheetah"], dataset: str = "medium-replay",
-                 source: Literal["d4rl", "file", "minari"] = "d4rl", path: str | None = None,
-                 minari_id: str | None = None, download: bool = True,
+                 source: Literal["auto", "zoo", "d4rl", "file", "minari"] = "auto", path: str | None = None,
+                 minari_id: str | None = None, zoo_size: int | None = None, zoo_seed: int = 0, download: bool = True,
                  next_observations: NextObservationRule = "following_row", hazard: Hazard | None = None,
                  hazard_seed: int = 0, normalize_observations: bool = False, batch_size: int = 256,
                  iterations_per_epoch: int = 1000) -> None:
@@ -62,8 +74,10 @@ class StochasticD4RLDataModule(OfflineDataModule):
             raise ValueError(f"data.env must be one of {D4RL_ENVS}, got {env!r}")
         if dataset not in D4RL_DATASETS:
             raise ValueError(f"data.dataset must be one of {D4RL_DATASETS}, got {dataset!r}")
-        if source not in ("d4rl", "file", "minari"):
-            raise ValueError(f"data.source must be 'd4rl', 'file' or 'minari', got {source!r}")
+        if source not in ("auto", "zoo", "d4rl", "file", "minari"):
+            raise ValueError(f"data.source must be 'auto', 'zoo', 'd4rl', 'file' or 'minari', got {source!r}")
+        if source == "zoo" and dataset not in ZOO_DATASETS:
+            raise ValueError(f"data.source=zoo: the zoo makes {ZOO_DATASETS}, not {dataset!r}")
         if source == "file" and not path:
             raise ValueError("data.source=file needs data.path (a D4RL-layout HDF5 file)")
         if source == "minari" and not minari_id:
@@ -72,6 +86,7 @@ class StochasticD4RLDataModule(OfflineDataModule):
             raise ValueError(f"data.path is only used with data.source=file (source is {source!r})")
         self.env, self.dataset, self.source, self.path, self.minari_id = env, dataset, source, path, minari_id
         self.download, self.next_observations = download, next_observations
+        self.zoo_size, self.zoo_seed = zoo_size, zoo_seed
         self.hazard, self.hazard_seed, self.normalize_observations = hazard, hazard_seed, normalize_observations
         self.env_id = ENV_IDS[env]
         self.risky: np.ndarray | None = None
@@ -94,10 +109,21 @@ class StochasticD4RLDataModule(OfflineDataModule):
         if self.source == "minari":
             transitions = minari_transitions(self.minari_id or "", download=self.download)
             return transitions, {"minari_id": self.minari_id}
-        path = locate_d4rl(self.env, self.dataset, self.download) if self.source == "d4rl" else self.path
-        assert path is not None
+        source = self.source
+        if source == "auto":
+            cached = d4rl_cache_dir() / f"{d4rl_stem(self.env, self.dataset)}.hdf5"
+            source = "d4rl" if cached.exists() else "zoo"
+        if source == "zoo":
+            path = str(make_dataset(f"{self.env}-{self.dataset}", self.zoo_size, self.zoo_seed))
+            rank_zero_info(f"ramac: using zoo data {path} (a gymnasium v5 regeneration, not D4RL v2)")
+        elif source == "d4rl":
+            path = str(locate_d4rl(self.env, self.dataset, self.download))
+            rank_zero_info(f"ramac: using D4RL data {path}")
+        else:
+            assert self.path is not None
+            path = self.path
         raw = read_d4rl_file(path)
-        info = {"path": os.path.abspath(path), "file_bytes": os.path.getsize(path)}
+        info = {"resolved_source": source, "path": os.path.abspath(path), "file_bytes": os.path.getsize(path)}
         return d4rl_transitions(raw, str(path), self.next_observations), info
 
     def load_transitions(self) -> Transitions:

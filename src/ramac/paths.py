@@ -1,0 +1,16 @@
+"""Where ramac keeps data on disk."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def ramac_home() -> Path:
+    """ramac's data directory: ``$RAMAC_DATA_DIR``, else ``~/.ramac``."""
+    return Path(os.environ.get("RAMAC_DATA_DIR", Path.home() / ".ramac")).expanduser()
+
+
+def zoo_dataset_path(env_id: str, dataset: str, seed: int, size: int | None) -> Path:
+    """Cache file of a dataset made from the zoo."""
+    return ramac_home() / "datasets" / f"{env_id}-{dataset}-zoo-seed{seed}-{size or 'default'}.hdf5"

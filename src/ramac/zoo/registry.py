@@ -1,0 +1,180 @@
+"""The behaviour-policy zoo shipped with ramac, and the datasets made from it.
+
+Layout: ``ramac/zoo/policies/<env_id>/`` holds ``medium.pt`` and ``expert.pt`` (actor weights), the
+snapshots ``replay_<step>.pt`` that the agent used up to its medium snapshot, and ``provenance.json``
+(env id and version, gymnasium/MuJoCo versions, algorithm and hyperparameters, training steps, seed, eval
+returns). ``promote`` fills it from a ``ramac data train-behaviour`` run.
+
+Datasets (D4RL's names; sizes as D4RL's by default):
+
+- ``medium`` / ``expert``: rollouts of that policy (stochastic actions, as the agent acted);
+- ``medium-expert``: half medium rollouts followed by half expert rollouts (D4RL: 1M + 1M);
+- ``medium-replay``: our reconstruction of the agent's replay buffer up to the medium snapshot: the first
+  ``random_steps`` rows are uniform random actions (as in training), then each block of
+  ``snapshot_every`` rows is rolled out with the snapshot taken at the start of that block. It differs
+  from a true replay buffer, where the policy changes after every gradient step; the state distribution
+  and the spread of behaviour are those of the training run, block by block.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import gymnasium
+import mujoco
+import numpy as np
+import torch
+
+from ramac.paths import zoo_dataset_path
+from ramac.zoo.policy import ZooPolicy
+from ramac.zoo.rollouts import KEYS, collect
+
+ZOO_DIR = Path(__file__).parent / "policies"
+ENV_IDS = {"hopper": "Hopper-v5", "walker2d": "Walker2d-v5", "halfcheetah": "HalfCheetah-v5"}
+ZOO_DATASETS = ("medium", "expert", "medium-expert", "medium-replay")
+DEFAULT_SIZES = {"medium": 1_000_000, "expert": 1_000_000, "medium-expert": 2_000_000}
+
+
+def zoo_dir(env_id: str) -> Path:
+    path = ZOO_DIR / env_id
+    if not (path / "provenance.json").exists():
+        shipped = sorted(p.name for p in ZOO_DIR.iterdir() if (p / "provenance.json").exists()) \
+            if ZOO_DIR.exists() else []
+        raise FileNotFoundError(f"the zoo has no policies for {env_id} (shipped: {shipped or 'none'}); train them "
+                                "with `ramac data train-behaviour` and `ramac data promote`")
+    return path
+
+
+def provenance(env_id: str) -> dict[str, Any]:
+    return json.loads((zoo_dir(env_id) / "provenance.json").read_text())
+
+
+def _eval_rows(run: Path) -> list[tuple[int, float, float]]:
+    with open(run / "eval.csv") as handle:
+        return [(int(r["step"]), float(r["return_mean"]), float(r["return_std"])) for r in csv.DictReader(handle)]
+
+
+def promote(run: str | Path, env_id: str, medium_return: float, expert_return: float | None = None) -> Path:
+    """Copy a training run's medium and expert snapshots (and the replay snapshots) into the zoo.
+
+    medium = the first evaluated snapshot whose mean return reaches ``medium_return``; expert = the first
+    reaching ``expert_return``, else the best one (the provenance records what was reached).
+    """
+    run = Path(run)
+    rows = [r for r in _eval_rows(run) if (run / "snapshots" / f"actor_{r[0]:07d}.pt").exists()]
+    medium = next((r for r in rows if r[1] >= medium_return), None)
+    if medium is None:
+        raise ValueError(f"{run}: no snapshot reaches the medium return {medium_return} (best "
+                         f"{max(r[1] for r in rows) if rows else 'none'})")
+    expert = next((r for r in rows if expert_return is not None and r[1] >= expert_return), None) \
+        or max(rows, key=lambda r: r[1])
+    config = json.loads((run / "config.json").read_text())
+    out = ZOO_DIR / env_id
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copy(run / "snapshots" / f"actor_{medium[0]:07d}.pt", out / "medium.pt")
+    shutil.copy(run / "snapshots" / f"actor_{expert[0]:07d}.pt", out / "expert.pt")
+    replay = []
+    for step in range(config["random_steps"], medium[0], config["snapshot_every"]):
+        source = run / "snapshots" / f"actor_{step:07d}.pt"
+        if step > 0 and source.exists():
+            shutil.copy(source, out / f"replay_{step:07d}.pt")
+            replay.append(step)
+    record = {
+        "env_id": env_id, "gymnasium": gymnasium.__version__, "mujoco": mujoco.__version__,
+        "algorithm": "SAC (ramac.zoo.sac)", "hyperparameters": config,
+        "medium": {"step": medium[0], "eval_return_mean": medium[1], "eval_return_std": medium[2],
+                   "threshold": medium_return},
+        "expert": {"step": expert[0], "eval_return_mean": expert[1], "eval_return_std": expert[2],
+                   "threshold": expert_return, "reached": expert_return is None or expert[1] >= expert_return},
+        "replay_snapshots": replay, "eval_episodes": config["eval_episodes"],
+    }
+    (out / "provenance.json").write_text(json.dumps(record, indent=2))
+    return out
+
+
+def make_zoo_dataset(env_id: str, dataset: str, size: int | None, seed: int, num_envs: int = 16,
+                     progress: Any = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Arrays in D4RL's layout for a zoo dataset, and their provenance."""
+    if dataset not in ZOO_DATASETS:
+        raise ValueError(f"the zoo makes {ZOO_DATASETS}, not {dataset!r}")
+    folder, record = zoo_dir(env_id), provenance(env_id)
+    env = gymnasium.make(env_id)
+    scale = float(np.max(np.abs(env.action_space.high)))
+    env.close()
+
+    def policy(name: str) -> ZooPolicy:
+        return ZooPolicy.load(folder / name, scale)
+
+    def run(pol: Any, rows: int, part_seed: int) -> dict[str, np.ndarray]:
+        return collect(env_id, pol, rows, part_seed, num_envs, progress)
+
+    if dataset in ("medium", "expert"):
+        rows = size or DEFAULT_SIZES[dataset]
+        pol = policy(f"{dataset}.pt")
+        data = run(lambda obs, rng: pol(obs, rng), rows, seed)
+    elif dataset == "medium-expert":
+        rows = size or DEFAULT_SIZES[dataset]
+        medium, expert = policy("medium.pt"), policy("expert.pt")
+        parts = [run(lambda obs, rng: medium(obs, rng), rows // 2, seed),
+                 run(lambda obs, rng: expert(obs, rng), rows - rows // 2, seed + 1)]
+        data = {k: np.concatenate([p[k] for p in parts]) for k in KEYS}
+    else:
+        hp = record["hyperparameters"]
+        total = record["medium"]["step"]
+        rows = size or total
+        blocks: list[tuple[int, Any]] = [(hp["random_steps"], None)]
+        for step in record["replay_snapshots"]:
+            blocks.append((hp["snapshot_every"], policy(f"replay_{step:07d}.pt")))
+        parts, written = [], 0
+        for index, (block_rows, pol) in enumerate(blocks):
+            take = min(block_rows * rows // total if size else block_rows, rows - written)
+            if index == len(blocks) - 1:
+                take = rows - written
+            if take <= 0:
+                continue
+            if pol is None:
+                act = lambda obs, rng: rng.uniform(-scale, scale, (obs.shape[0], env.action_space.shape[0]))  # noqa: E731
+            else:
+                act = (lambda p: lambda obs, rng: p(obs, rng))(pol)
+            parts.append(run(act, take, seed + index))
+            written += take
+        data = {k: np.concatenate([p[k] for p in parts]) for k in KEYS}
+    meta = {"source": "ramac zoo (gymnasium v5 regeneration, not D4RL v2)", "env_id": env_id, "dataset": dataset,
+            "seed": seed, "size": len(data["rewards"]), "gymnasium": gymnasium.__version__,
+            "mujoco": mujoco.__version__, "zoo": {k: record[k] for k in ("medium", "expert")}}
+    return data, meta
+
+
+def split_name(name: str) -> tuple[str, str]:
+    env, _, dataset = name.partition("-")
+    if env not in ENV_IDS or not dataset:
+        raise ValueError(f"dataset name {name!r} must be <env>-<dataset> with env in {sorted(ENV_IDS)}")
+    return env, dataset
+
+
+def make_dataset(name: str, size: int | None, seed: int, out: Path | None = None) -> Path:
+    """Make (or reuse) the zoo dataset ``name`` and return its file."""
+    from rich.progress import Progress
+
+    from ramac.zoo.datasets import write_hdf5
+
+    env, dataset = split_name(name)
+    env_id = ENV_IDS[env]
+    path = out or zoo_dataset_path(env_id, dataset, seed, size)
+    if path.exists():
+        return path
+    total = size or DEFAULT_SIZES.get(dataset) or provenance(env_id)["medium"]["step"]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the policy MLP is small: one thread avoids oversubscribing the env loop
+    try:
+        with Progress() as progress:
+            task = progress.add_task(f"making {name} from the ramac zoo", total=total)
+            data, meta = make_zoo_dataset(env_id, dataset, size, seed,
+                                          progress=lambda rows: progress.advance(task, rows))
+    finally:
+        torch.set_num_threads(threads)
+    return write_hdf5(path, data, meta)
