@@ -1,0 +1,1 @@
+"""Evaluation: batched rollouts in the hazard-wrapped envs and episode metrics."""

@@ -1,0 +1,67 @@
+"""Episode metrics, synchronised across DDP ranks with torchmetrics."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+from torchmetrics import Metric
+
+#: D4RL reference returns (random, expert) used for normalised scores; the v2 datasets reuse the v0
+#: values (d4rl/infos.py). ramac evaluates in gymnasium v5 envs, so scores carry the env version.
+D4RL_REFERENCE = {"hopper": (-20.272305, 3234.3), "halfcheetah": (-280.178953, 12135.0),
+                  "walker2d": (1.629008, 4592.3)}
+
+
+def lower_tail_mean(returns: Tensor, alpha: float) -> Tensor:
+    """Empirical CVaR_alpha of episode returns: the mean of the worst ``ceil(alpha · n)`` returns."""
+    if returns.numel() == 0:
+        raise ValueError("lower_tail_mean: no returns")
+    if not 0.0 < alpha <= 1.0:
+        raise ValueError(f"alpha must be in (0, 1], got {alpha}")
+    count = max(1, math.ceil(alpha * returns.numel() - 1e-9))
+    return returns.flatten().sort().values[:count].mean()
+
+
+class EpisodeMetrics(Metric):
+    """Collects finished episodes (on every rank) and computes the evaluation figures over all of them."""
+
+    full_state_update = False
+
+    def __init__(self, cvar_alpha: float = 0.1) -> None:
+        super().__init__()
+        self.cvar_alpha = cvar_alpha
+        for name in ("returns", "lengths", "risky_steps", "penalties"):
+            self.add_state(name, default=[], dist_reduce_fx="cat")
+        self.add_state("ood_actions", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("scored_actions", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, returns: Tensor, lengths: Tensor, risky_steps: Tensor, penalties: Tensor,  # all [n]
+               ood_actions: float = 0.0, scored_actions: float = 0.0) -> None:
+        self.returns.append(returns.double().flatten())
+        self.lengths.append(lengths.double().flatten())
+        self.risky_steps.append(risky_steps.double().flatten())
+        self.penalties.append(penalties.double().flatten())
+        self.ood_actions += ood_actions
+        self.scored_actions += scored_actions
+
+    def compute(self) -> dict[str, Tensor]:
+        def cat(x: list[Tensor] | Tensor) -> Tensor:
+            return torch.cat(x) if isinstance(x, list) else x
+
+        returns, lengths = cat(self.returns), cat(self.lengths)
+        risky, penalties = cat(self.risky_steps), cat(self.penalties)
+        out = {
+            "episodes": torch.tensor(float(returns.numel())),
+            "return_mean": returns.mean(),
+            f"return_cvar_{self.cvar_alpha:g}": lower_tail_mean(returns, self.cvar_alpha),
+            "return_min": returns.min(),
+            "return_std": returns.std(unbiased=False),
+            "episode_length": lengths.mean(),
+            "risky_state_rate": risky.sum() / lengths.sum(),
+            "penalties_per_episode": penalties.mean(),
+        }
+        if self.scored_actions > 0:
+            out["ood_action_rate"] = self.ood_actions / self.scored_actions
+        return out
