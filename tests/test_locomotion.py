@@ -111,3 +111,19 @@ def test_fit_hopper_config_on_a_minari_dataset(repo_root, tmp_path, minari_datas
     ckpt = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=False)
     assert ckpt["global_step"] == 20
     assert ckpt["StochasticD4RLDataModule"]["data"]["minari_id"] == dataset_id
+
+
+def test_fit_with_rollout_evaluation_writes_metrics_and_plot(repo_root, tmp_path):
+    import json
+
+    path = write_d4rl_file(tmp_path / "hopper.hdf5", rollout_arrays(episodes=10, max_steps=30))
+    main(["fit", "--config", os.path.join(repo_root, "conf", "hopper.yaml"), *SMALL,
+          "--trainer.default_root_dir", str(tmp_path / "run"), "--data.source", "file", "--data.path", str(path),
+          "--trainer.callbacks+=ramac.callbacks.RolloutEvaluation", "--trainer.callbacks.every_n_iterations", "10",
+          "--trainer.callbacks.episodes", "3", "--trainer.callbacks.horizon", "50"])
+    report = json.loads((tmp_path / "run" / "eval.json").read_text())
+    assert [h["iteration"] for h in report["history"]] == [10.0, 20.0]
+    last = report["history"][-1]
+    assert last["episodes"] == 3 and last["episode_length"] <= 50
+    assert 0.0 <= last["ood_action_rate"] <= 1.0 and "return_cvar_0.1" in last
+    assert (tmp_path / "run" / "eval.png").stat().st_size > 5000

@@ -1,0 +1,91 @@
+"""Evaluation: CVaR of returns, DDP-synchronised metrics, the OOD detector, deterministic rollouts."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from ramac.envs.hazards import Hazard
+from ramac.evaluation.metrics import EpisodeMetrics, lower_tail_mean
+from ramac.evaluation.ood import NearestNeighbourOOD
+from ramac.evaluation.rollout import rollout
+
+
+def test_lower_tail_mean_against_reference():
+    rng = np.random.default_rng(0)
+    for n in (1, 7, 10, 50, 101):
+        x = rng.normal(size=n)
+        for alpha in (0.05, 0.1, 0.25, 1.0):
+            count = max(1, math.ceil(alpha * n))
+            assert lower_tail_mean(torch.tensor(x), alpha).item() == pytest.approx(np.sort(x)[:count].mean())
+    assert lower_tail_mean(torch.tensor([5.0, 1.0, 3.0] * 3 + [-7.0]), 0.1).item() == -7.0  # worst 1 of 10
+
+
+def _metric_values(returns, lengths, risky, penalties):
+    metric = EpisodeMetrics(0.1)
+    metric.update(*(torch.tensor(x) for x in (returns, lengths, risky, penalties)), ood_actions=3.0,
+                  scored_actions=float(sum(lengths)))
+    return {k: float(v) for k, v in metric.compute().items()}
+
+
+def _ddp_worker(rank, world, port, data, out):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    metric = EpisodeMetrics(0.1)
+    part = [np.asarray(x)[rank::world] for x in data]
+    metric.update(*(torch.tensor(x) for x in part), ood_actions=1.5, scored_actions=float(part[1].sum()))
+    values = {k: float(v) for k, v in metric.compute().items()}
+    if rank == 0:
+        torch.save(values, out)
+    dist.destroy_process_group()
+
+
+def test_metrics_over_two_ddp_processes_equal_one_process(tmp_path):
+    rng = np.random.default_rng(1)
+    data = (rng.normal(100, 30, 10), rng.integers(50, 500, 10).astype(float), rng.integers(0, 20, 10).astype(float),
+            rng.integers(0, 3, 10).astype(float))
+    single = _metric_values(*data)
+    out = tmp_path / "ddp.pt"
+    mp.spawn(_ddp_worker, args=(2, 29517, data, str(out)), nprocs=2, join=True)
+    together = torch.load(out)
+    for key, value in single.items():
+        assert together[key] == pytest.approx(value), key
+    assert single["return_cvar_0.1"] == pytest.approx(np.sort(data[0])[0])
+    assert single["risky_state_rate"] == pytest.approx(data[2].sum() / data[1].sum())
+
+
+def test_ood_detector_on_constructed_cases():
+    gen = torch.Generator().manual_seed(0)
+    states = torch.rand(4000, 3, generator=gen) * 2 - 1
+    actions = torch.tanh(states[:, :2] * 2) + 0.05 * torch.randn(4000, 2, generator=gen)
+    detector = NearestNeighbourOOD(states, actions, k=10, kappa=3.0)
+    queries = torch.rand(300, 3, generator=gen) * 2 - 1
+    in_support = torch.tanh(queries[:, :2] * 2) + 0.02 * torch.randn(300, 2, generator=gen)
+    far = -torch.tanh(queries[:, :2] * 2) + 1.5
+    assert detector.rate(queries, in_support) < 0.05
+    assert detector.rate(queries, far) > 0.95
+    small_chunks = NearestNeighbourOOD(states, actions, k=10, kappa=3.0, chunk=257)
+    assert torch.equal(small_chunks.flags(queries, far), detector.flags(queries, far))
+    with pytest.raises(ValueError, match="k must be"):
+        NearestNeighbourOOD(states, actions, k=1)
+
+
+def test_rollouts_are_deterministic_given_seeds_and_batched():
+    hazard = Hazard(kind="pose", probability=0.5, penalty=-50.0, low=-0.05, high=0.05, termination_factor=100.0)
+    weight = torch.randn(11, 3, generator=torch.Generator().manual_seed(0)) * 0.3
+
+    def act(obs):
+        return torch.tanh(obs @ weight)
+
+    a = rollout(act, "Hopper-v5", hazard, [5, 6, 7], horizon=100)
+    b = rollout(act, "Hopper-v5", hazard, [5, 6, 7], horizon=100)
+    assert np.array_equal(a.returns, b.returns) and np.array_equal(a.penalties, b.penalties)
+    assert a.lengths.max() <= 100 and len(a.observations) == a.lengths.sum()
+    single = rollout(act, "Hopper-v5", hazard, [6], horizon=100)
+    assert single.returns[0] == pytest.approx(a.returns[1])  # batching does not change an episode
