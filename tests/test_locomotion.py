@@ -127,3 +127,23 @@ def test_fit_with_rollout_evaluation_writes_metrics_and_plot(repo_root, tmp_path
     assert last["episodes"] == 3 and last["episode_length"] <= 50
     assert 0.0 <= last["ood_action_rate"] <= 1.0 and "return_cvar_0.1" in last
     assert (tmp_path / "run" / "eval.png").stat().st_size > 5000
+
+
+def test_evaluate_command_is_deterministic(repo_root, tmp_path):
+    import json
+
+    from ramac.evaluate_cli import main as evaluate_main
+
+    path = write_d4rl_file(tmp_path / "hopper.hdf5", rollout_arrays(episodes=10, max_steps=30))
+    data = ["--data.source", "file", "--data.path", str(path), "--model.diffusion_steps", "3",
+            "--model.n_quantiles", "4"]
+    main(["fit", "--config", os.path.join(repo_root, "conf", "hopper.yaml"), *SMALL,
+          "--trainer.default_root_dir", str(tmp_path / "run"), *data[:4]])
+    ckpt = str(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    outs = []
+    for name in ("a", "b"):
+        evaluate_main(["--config", os.path.join(repo_root, "conf", "hopper.yaml"), "--ckpt_path", ckpt,
+                       "--episodes", "3", "--horizon", "40", "--out", str(tmp_path / f"{name}.json"), *data])
+        outs.append(json.loads((tmp_path / f"{name}.json").read_text()))
+    assert outs[0] == outs[1]
+    assert outs[0]["meta"]["iteration"] == 20 and outs[0]["metrics"]["episodes"] == 3

@@ -12,8 +12,11 @@ import logging
 import os
 import sys
 import warnings
+from typing import Any
 
+from lightning.pytorch import Trainer
 from lightning.pytorch.cli import ArgsType, LightningCLI
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from ramac.checkpointing import RamacCheckpoint
 from ramac.data.datamodule import OfflineDataModule
@@ -56,15 +59,25 @@ class RamacCLI(LightningCLI):
         # finds the previous run's last.ckpt.
         parser.link_arguments("trainer.default_root_dir", "checkpoint.dirpath", compute_fn=_checkpoint_dir)
 
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        """Lightning's default logger (TensorBoard) plus a CSV logger writing into the same version folder."""
+        trainer = super().instantiate_trainer(**kwargs)
+        if len(trainer.loggers) == 1 and isinstance(trainer.logger, TensorBoardLogger) \
+                and self._get(self.config_init, "trainer.logger", None) in (None, True):
+            tensorboard = trainer.logger
+            trainer.loggers = [tensorboard, CSVLogger(tensorboard.save_dir, name=tensorboard.name,
+                                                      version=tensorboard.version)]
+        return trainer
 
-def main(args: ArgsType = None) -> None:
-    """Entry point of the ``ramac`` console script (``args`` lets tests run it in-process)."""
+
+def build_cli(args: ArgsType = None, run: bool = True) -> RamacCLI:
+    """The ramac LightningCLI (``run=False``: parse and instantiate only, no subcommand)."""
     for pattern in _QUIET:
         warnings.filterwarnings("ignore", message=pattern)
     for name in ("lightning_utilities.core.rank_zero", "lightning.pytorch.utilities.rank_zero",
                  "lightning.fabric.utilities.rank_zero"):
         logging.getLogger(name).addFilter(_DropTips())
-    RamacCLI(
+    return RamacCLI(
         OfflineLearner,
         OfflineDataModule,
         subclass_mode_model=True,
@@ -73,7 +86,13 @@ def main(args: ArgsType = None) -> None:
         parser_kwargs={"parser_mode": "omegaconf"},
         trainer_defaults={"default_root_dir": "runs/default", "max_steps": 1000, "log_every_n_steps": 50},
         args=args,
+        run=run,
     )
+
+
+def main(args: ArgsType = None) -> None:
+    """Entry point of ``ramac fit|validate|...`` (``args`` lets tests run it in-process)."""
+    build_cli(args)
 
 
 def console() -> None:
@@ -86,6 +105,10 @@ def console() -> None:
             from ramac.data_cli import main as data_main
 
             data_main(sys.argv[2:])
+        elif sys.argv[1:2] == ["evaluate"]:
+            from ramac.evaluate_cli import main as evaluate_main
+
+            evaluate_main(sys.argv[2:])
         else:
             main()
     except (FileNotFoundError, PermissionError, KeyError, ValueError, TypeError, ImportError) as err:

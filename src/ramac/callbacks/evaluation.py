@@ -11,9 +11,8 @@ import numpy as np
 import torch
 
 from ramac.data.locomotion import StochasticD4RLDataModule
-from ramac.evaluation.metrics import D4RL_REFERENCE, EpisodeMetrics
+from ramac.evaluation.evaluate import evaluate_learner
 from ramac.evaluation.ood import NearestNeighbourOOD
-from ramac.evaluation.rollout import rollout
 
 #: evaluation horizons of the paper and of O-RAAC (research notes §1.2)
 DEFAULT_HORIZON = {"halfcheetah": 200, "hopper": 500, "walker2d": 500}
@@ -72,30 +71,11 @@ class RolloutEvaluation(pl.Callback):
         if trainer.is_global_zero:
             self._write(trainer.default_root_dir)
 
-    @torch.no_grad()
     def evaluate(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, float]:
         rank, world = trainer.global_rank, trainer.world_size
-        mine = list(range(rank, self.episodes, world))
-        generator = torch.Generator(device=pl_module.device).manual_seed(self.seed + rank)
-        metric = EpisodeMetrics(self.cvar_alpha).to(pl_module.device)
-        was_training = pl_module.training
-        pl_module.eval()
-        if mine:
-            result = rollout(lambda obs: pl_module.act(obs, generator), self.env_id, self.hazard,
-                             [self.seed + i for i in mine], self.horizon_used, pl_module.device)
-            ood = 0.0
-            if self.detector is not None:
-                states = pl_module.obs_normalizer(torch.as_tensor(result.observations, dtype=torch.float32,
-                                                                  device=pl_module.device))
-                ood = float(self.detector.flags(states, torch.as_tensor(result.actions)).sum())
-            dev = pl_module.device
-            metric.update(*(torch.as_tensor(x, device=dev) for x in (result.returns, result.lengths,
-                                                                      result.risky_steps, result.penalties)),
-                          ood_actions=ood, scored_actions=float(len(result.actions)) if self.detector else 0.0)
-        pl_module.train(was_training)
-        values = {k: float(v) for k, v in metric.compute().items()}
-        low, high = D4RL_REFERENCE[self.env_key]
-        values["d4rl_normalized_score"] = 100.0 * (values["return_mean"] - low) / (high - low)
+        seeds = [self.seed + i for i in range(rank, self.episodes, world)]
+        values = evaluate_learner(pl_module, self.env_key, self.env_id, self.hazard, seeds, self.horizon_used,
+                                  self.detector, self.cvar_alpha, policy_seed=self.seed + rank)
         values["iteration"] = float(pl_module.iteration)
         self.history.append(values)
         logged = {f"eval/{k}": v for k, v in values.items() if k != "iteration"}

@@ -1,0 +1,42 @@
+"""One evaluation of a learner: rollouts, episode metrics, OOD rate and the normalised score."""
+
+from __future__ import annotations
+
+import torch
+
+from ramac.envs.hazards import Hazard
+from ramac.evaluation.metrics import D4RL_REFERENCE, EpisodeMetrics
+from ramac.evaluation.ood import NearestNeighbourOOD
+from ramac.evaluation.rollout import rollout
+from ramac.learners.base import OfflineLearner
+
+
+@torch.no_grad()
+def evaluate_learner(learner: OfflineLearner, env_key: str, env_id: str, hazard: Hazard | None, seeds: list[int],
+                     horizon: int, detector: NearestNeighbourOOD | None = None, cvar_alpha: float = 0.1,
+                     policy_seed: int = 0) -> dict[str, float]:
+    """Evaluate ``learner.act`` on one episode per seed (this process's share under DDP; the metric object
+    synchronises across ranks when a process group exists)."""
+    device = learner.device
+    generator = torch.Generator(device=device).manual_seed(policy_seed)
+    metric = EpisodeMetrics(cvar_alpha).to(device)
+    was_training = learner.training
+    learner.eval()
+    try:
+        if seeds:
+            result = rollout(lambda obs: learner.act(obs, generator), env_id, hazard, seeds, horizon, device)
+            ood, scored = 0.0, 0.0
+            if detector is not None:
+                states = learner.obs_normalizer(torch.as_tensor(result.observations, dtype=torch.float32,
+                                                                device=device))
+                ood = float(detector.flags(states, torch.as_tensor(result.actions)).sum())
+                scored = float(len(result.actions))
+            metric.update(*(torch.as_tensor(x, device=device) for x in (result.returns, result.lengths,
+                                                                         result.risky_steps, result.penalties)),
+                          ood_actions=ood, scored_actions=scored)
+    finally:
+        learner.train(was_training)
+    values = {k: float(v) for k, v in metric.compute().items()}
+    low, high = D4RL_REFERENCE[env_key]
+    values["d4rl_normalized_score"] = 100.0 * (values["return_mean"] - low) / (high - low)
+    return values
