@@ -120,13 +120,18 @@ def test_fit_with_rollout_evaluation_writes_metrics_and_plot(repo_root, tmp_path
     main(["fit", "--config", os.path.join(repo_root, "conf", "hopper.yaml"), *SMALL,
           "--trainer.default_root_dir", str(tmp_path / "run"), "--data.source", "file", "--data.path", str(path),
           "--trainer.callbacks+=ramac.callbacks.RolloutEvaluation", "--trainer.callbacks.every_n_iterations", "10",
-          "--trainer.callbacks.episodes", "3", "--trainer.callbacks.horizon", "50"])
+          "--trainer.callbacks.episodes", "3", "--trainer.callbacks.horizon", "50",
+          "--trainer.callbacks+=ModelCheckpoint", "--trainer.callbacks.monitor", "eval/return_cvar_0.1",
+          "--trainer.callbacks.mode", "max", "--trainer.callbacks.every_n_train_steps", "10",
+          "--trainer.callbacks.dirpath", str(tmp_path / "best"), "--trainer.callbacks.filename", "best-{step}"])
     report = json.loads((tmp_path / "run" / "eval.json").read_text())
     assert [h["iteration"] for h in report["history"]] == [10.0, 20.0]
     last = report["history"][-1]
     assert last["episodes"] == 3 and last["episode_length"] <= 50
     assert 0.0 <= last["ood_action_rate"] <= 1.0 and "return_cvar_0.1" in last
     assert (tmp_path / "run" / "eval.png").stat().st_size > 5000
+    best = max(report["history"], key=lambda h: h["return_cvar_0.1"])
+    assert [p.name for p in (tmp_path / "best").iterdir()] == [f"best-step={int(best['iteration'])}.ckpt"]
 
 
 def test_evaluate_command_is_deterministic(repo_root, tmp_path):

@@ -25,8 +25,8 @@ class RolloutEvaluation(pl.Callback):
     Episodes are split across DDP ranks; the figures are computed over all of them. Episode ``i`` of
     every evaluation resets with seed ``seed + i`` (distinct from the training seed), and the policy's
     sampling noise comes from a generator seeded with ``seed``, so an evaluation is deterministic.
-    Metrics (``eval/*``) go to every logger; ``eval.json`` and ``eval.png`` are written next to the
-    checkpoints' root folder.
+    Metrics (``eval/*``) go to every logger and to ``trainer.callback_metrics`` (so a ``ModelCheckpoint``
+    can monitor them); ``eval.json`` and ``eval.png`` are written into ``trainer.default_root_dir``.
 
     Args:
         episodes: episodes per evaluation (the paper: 10).
@@ -82,6 +82,8 @@ class RolloutEvaluation(pl.Callback):
         if trainer.is_global_zero:
             for logger in trainer.loggers:
                 logger.log_metrics(logged, step=trainer.global_step)
+        # visible to ModelCheckpoint(monitor="eval/...") (Lightning runs checkpoint callbacks last)
+        trainer.callback_metrics.update({k: torch.tensor(v) for k, v in logged.items()})
         trainer.progress_bar_metrics.update({"eval_return": round(values["return_mean"], 1),
                                              "eval_cvar": round(values[f"return_cvar_{self.cvar_alpha:g}"], 1)})
         return values

@@ -22,18 +22,18 @@ class RolloutResult:
     actions: np.ndarray  # [S, A]
 
 
-def make_eval_env(env_id: str, hazard: Hazard | None, horizon: int) -> gym.Env:
-    env = gym.make(env_id, max_episode_steps=horizon)
+def make_eval_env(env_id: str, hazard: Hazard | None, horizon: int, **env_kwargs: object) -> gym.Env:
+    env = gym.make(env_id, max_episode_steps=horizon, **env_kwargs)
     return HazardWrapper(env, hazard) if hazard is not None else env
 
 
 def rollout(act: Callable[[torch.Tensor], torch.Tensor], env_id: str, hazard: Hazard | None, seeds: list[int],
-            horizon: int, device: torch.device | str = "cpu") -> RolloutResult:
+            horizon: int, device: torch.device | str = "cpu", **env_kwargs: object) -> RolloutResult:
     """Run one episode per seed, all in lock-step; ``act`` maps ``[n, O]`` observations to ``[n, A]`` actions.
 
     Episode ``i`` resets with ``seeds[i]``, so the result depends only on the policy and the seeds.
     """
-    envs = [make_eval_env(env_id, hazard, horizon) for _ in seeds]
+    envs = [make_eval_env(env_id, hazard, horizon, **env_kwargs) for _ in seeds]
     obs = np.stack([env.reset(seed=seed)[0] for env, seed in zip(envs, seeds, strict=True)])
     n = len(envs)
     returns, lengths = np.zeros(n), np.zeros(n, dtype=np.int64)

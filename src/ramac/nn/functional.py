@@ -36,8 +36,9 @@ class _MishFunction(torch.autograd.Function):
 
 
 def mish(x: Tensor) -> Tensor:
-    """Mish activation; the one-exponential kernel on CPU float32, ``F.mish`` elsewhere."""
-    if x.device.type == "cpu" and x.dtype == torch.float32:
+    """Mish activation; the one-exponential kernel on CPU float32 when gradients are needed, ``F.mish``
+    elsewhere (one call is cheapest for the small batches of acting)."""
+    if x.device.type == "cpu" and x.dtype == torch.float32 and torch.is_grad_enabled() and x.numel() >= 4096:
         return _MishFunction.apply(x)
     return F.mish(x)
 
