@@ -44,15 +44,30 @@ def test_zoo_datasets_are_deterministic_and_loadable(tiny_zoo, dataset):
     assert all(np.array_equal(a[k], b[k]) for k in a)
     assert len(a["rewards"]) == meta["size"] == 300
     assert "not D4RL v2" in meta["source"]
-    path = registry.make_dataset(f"hopper-{dataset}", 300, seed=1)
-    assert path.exists() and registry.make_dataset(f"hopper-{dataset}", 300, seed=1) == path  # cached
+    path = registry.make_dataset(f"hopper-{dataset}", 300, seed=1, workers=1)
+    assert path.exists() and registry.make_dataset(f"hopper-{dataset}", 300, seed=1, workers=1) == path  # cached
     t = d4rl_transitions(read_d4rl_file(path), str(path))
     assert 0 < len(t) < 300
 
 
 def test_auto_source_falls_back_to_the_zoo(tiny_zoo):
-    dm = StochasticD4RLDataModule("hopper", "medium-expert", zoo_size=400, batch_size=32)
+    dm = StochasticD4RLDataModule("hopper", "medium-expert", zoo_size=400, batch_size=32)  # 2 rollout workers
     assert dm.description["resolved_source"] == "zoo"
     assert dm.description["path"].endswith("Hopper-v5-medium-expert-zoo-seed0-400.hdf5")
     with pytest.raises(FileNotFoundError, match="no policies for Walker2d-v5"):
         _ = StochasticD4RLDataModule("walker2d", "medium", source="zoo").transitions
+
+
+def test_two_rollout_workers_are_deterministic_and_keep_episodes_whole(tiny_zoo):
+    from ramac.zoo.policy import ZooPolicy
+    from ramac.zoo.rollouts import collect
+
+    policy = ZooPolicy.load(tiny_zoo / "zoo" / "Hopper-v5" / "medium.pt")
+    a = collect("Hopper-v5", policy, 900, seed=2, num_envs=4, workers=2)
+    b = collect("Hopper-v5", policy, 900, seed=2, num_envs=4, workers=2)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert len(a["rewards"]) == 900
+    # rows follow each other inside an episode: the next observation is the following row's observation
+    ends = a["terminals"] | a["timeouts"]
+    inside = np.flatnonzero(~ends[:-1])
+    assert np.allclose(a["next_observations"][inside], a["observations"][inside + 1])

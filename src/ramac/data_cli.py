@@ -47,8 +47,7 @@ def _rollout(args: argparse.Namespace) -> None:
     out = Path(args.out) if args.out else ramac_home() / "datasets" / f"{args.env}-{Path(args.policy).stem}.hdf5"
     with Progress() as progress:
         task = progress.add_task(f"rolling out {Path(args.policy).name} in {args.env}", total=args.size)
-        data = collect(args.env, lambda obs, rng: policy(obs, rng), args.size, args.seed,
-                       progress=lambda rows: progress.advance(task, rows))
+        data = collect(args.env, policy, args.size, args.seed, progress=lambda rows: progress.advance(task, rows))
     import gymnasium
     import mujoco
 
@@ -60,7 +59,7 @@ def _rollout(args: argparse.Namespace) -> None:
 def _make(args: argparse.Namespace) -> None:
     from ramac.zoo.registry import make_dataset
 
-    print(make_dataset(args.name, args.size, args.seed, Path(args.out) if args.out else None))
+    print(make_dataset(args.name, args.size, args.seed, Path(args.out) if args.out else None, args.workers))
 
 
 def _promote(args: argparse.Namespace) -> None:
@@ -121,6 +120,7 @@ def main(argv: list[str]) -> None:
     make.add_argument("--size", type=int, default=None, help="transitions (default: D4RL's sizes)")
     make.add_argument("--seed", type=int, default=0)
     make.add_argument("--out", default=None, help="output file (default: the cache used by the task configs)")
+    make.add_argument("--workers", type=int, default=2, help="rollout processes")
     make.set_defaults(run=_make)
     promote = sub.add_parser("promote", help="copy a run's medium/expert (and replay) snapshots into the zoo")
     promote.add_argument("run", help="a train-behaviour run folder")

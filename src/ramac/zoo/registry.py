@@ -31,7 +31,7 @@ import torch
 
 from ramac.paths import zoo_dataset_path
 from ramac.zoo.policy import ZooPolicy
-from ramac.zoo.rollouts import KEYS, collect
+from ramac.zoo.rollouts import KEYS, UniformPolicy, collect
 
 ZOO_DIR = Path(__file__).parent / "policies"
 ENV_IDS = {"hopper": "Hopper-v5", "walker2d": "Walker2d-v5", "halfcheetah": "HalfCheetah-v5"}
@@ -97,7 +97,7 @@ def promote(run: str | Path, env_id: str, medium_return: float, expert_return: f
 
 
 def make_zoo_dataset(env_id: str, dataset: str, size: int | None, seed: int, num_envs: int = 16,
-                     progress: Any = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+                     workers: int = 1, progress: Any = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Arrays in D4RL's layout for a zoo dataset, and their provenance."""
     if dataset not in ZOO_DATASETS:
         raise ValueError(f"the zoo makes {ZOO_DATASETS}, not {dataset!r}")
@@ -110,17 +110,14 @@ def make_zoo_dataset(env_id: str, dataset: str, size: int | None, seed: int, num
         return ZooPolicy.load(folder / name, scale)
 
     def run(pol: Any, rows: int, part_seed: int) -> dict[str, np.ndarray]:
-        return collect(env_id, pol, rows, part_seed, num_envs, progress)
+        return collect(env_id, pol, rows, part_seed, num_envs, workers, progress)
 
     if dataset in ("medium", "expert"):
         rows = size or DEFAULT_SIZES[dataset]
-        pol = policy(f"{dataset}.pt")
-        data = run(lambda obs, rng: pol(obs, rng), rows, seed)
+        data = run(policy(f"{dataset}.pt"), rows, seed)
     elif dataset == "medium-expert":
         rows = size or DEFAULT_SIZES[dataset]
-        medium, expert = policy("medium.pt"), policy("expert.pt")
-        parts = [run(lambda obs, rng: medium(obs, rng), rows // 2, seed),
-                 run(lambda obs, rng: expert(obs, rng), rows - rows // 2, seed + 1)]
+        parts = [run(policy("medium.pt"), rows // 2, seed), run(policy("expert.pt"), rows - rows // 2, seed + 1)]
         data = {k: np.concatenate([p[k] for p in parts]) for k in KEYS}
     else:
         hp = record["hyperparameters"]
@@ -136,10 +133,7 @@ def make_zoo_dataset(env_id: str, dataset: str, size: int | None, seed: int, num
                 take = rows - written
             if take <= 0:
                 continue
-            if pol is None:
-                act = lambda obs, rng: rng.uniform(-scale, scale, (obs.shape[0], env.action_space.shape[0]))  # noqa: E731
-            else:
-                act = (lambda p: lambda obs, rng: p(obs, rng))(pol)
+            act = UniformPolicy(env.action_space.shape[0], scale) if pol is None else pol
             parts.append(run(act, take, seed + index))
             written += take
         data = {k: np.concatenate([p[k] for p in parts]) for k in KEYS}
@@ -156,7 +150,7 @@ def split_name(name: str) -> tuple[str, str]:
     return env, dataset
 
 
-def make_dataset(name: str, size: int | None, seed: int, out: Path | None = None) -> Path:
+def make_dataset(name: str, size: int | None, seed: int, out: Path | None = None, workers: int = 2) -> Path:
     """Make (or reuse) the zoo dataset ``name`` and return its file."""
     from rich.progress import Progress
 
@@ -173,7 +167,7 @@ def make_dataset(name: str, size: int | None, seed: int, out: Path | None = None
     try:
         with Progress() as progress:
             task = progress.add_task(f"making {name} from the ramac zoo", total=total)
-            data, meta = make_zoo_dataset(env_id, dataset, size, seed,
+            data, meta = make_zoo_dataset(env_id, dataset, size, seed, workers=workers,
                                           progress=lambda rows: progress.advance(task, rows))
     finally:
         torch.set_num_threads(threads)

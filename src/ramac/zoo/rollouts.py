@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable
 
 import gymnasium as gym
@@ -11,54 +12,77 @@ Policy = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 KEYS = ("observations", "actions", "rewards", "next_observations", "terminals", "timeouts")
 
 
-def collect(env_id: str, policy: Policy, size: int, seed: int, num_envs: int = 16,
-            progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
-    """``size`` rows of rollouts of ``policy`` in ``num_envs`` environments stepped in lock-step.
+class UniformPolicy:
+    """Uniform random actions in ``[-scale, scale]^A`` (the random warm-up of the SAC runs)."""
 
-    The policy acts on the whole batch in one call. Episodes are written whole, in the order they end;
-    the last one is cut to fill exactly ``size`` rows and is left unflagged (as in D4RL's files).
-    Environment ``k``'s episodes are seeded from ``seed`` so the result depends only on the arguments.
-    """
-    if size < 1 or num_envs < 1:
-        raise ValueError(f"size and num_envs must be >= 1, got {size} and {num_envs}")
+    def __init__(self, action_dim: int, scale: float) -> None:
+        self.action_dim, self.scale = action_dim, scale
+
+    def __call__(self, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return rng.uniform(-self.scale, self.scale, (obs.shape[0], self.action_dim))
+
+
+def _episodes(env_id: str, policy: Policy, quota: int, seed: int, num_envs: int,
+              progress: Callable[[int], None] | None) -> dict[str, np.ndarray]:
+    """Whole episodes, in the order they end, until at least ``quota`` rows are written."""
+    import torch
+
+    torch.set_num_threads(1)  # the policy MLP is small; more threads only oversubscribe the cores
     envs = [gym.make(env_id) for _ in range(num_envs)]
     rng = np.random.default_rng(seed)
     obs = np.stack([env.reset(seed=seed * 1000 + k)[0] for k, env in enumerate(envs)])
     current: list[dict[str, list]] = [{key: [] for key in KEYS} for _ in envs]
     out: dict[str, list[np.ndarray]] = {key: [] for key in KEYS}
     written = 0
-    while written < size:
+    while written < quota:
         actions = policy(obs, rng)
         for k, env in enumerate(envs):
             nxt, reward, terminated, truncated, _ = env.step(actions[k])
-            ep = current[k]
-            for key, value in zip(KEYS, (obs[k], actions[k], reward, nxt, terminated, truncated and not terminated),
+            episode = current[k]
+            for key, value in zip(KEYS, (obs[k].copy(), actions[k].copy(), reward, nxt, terminated,
+                                         truncated and not terminated),
                                   strict=True):
-                ep[key].append(value)
+                episode[key].append(value)
             if terminated or truncated:
-                rows = min(len(ep["rewards"]), size - written)
                 for key in KEYS:
-                    out[key].append(np.asarray(ep[key][:rows]))
-                written += rows
+                    out[key].append(np.asarray(episode[key]))
+                written += len(episode["rewards"])
                 if progress is not None:
-                    progress(rows)
+                    progress(len(episode["rewards"]))
                 current[k] = {key: [] for key in KEYS}
                 nxt, _ = env.reset()
-                if written >= size:
-                    break
             obs[k] = nxt
-        if written < size:  # an episode long enough to finish the dataset on its own
-            longest = max(range(num_envs), key=lambda j: len(current[j]["rewards"]))
-            if written + len(current[longest]["rewards"]) >= size:
-                rows = size - written
-                for key in KEYS:
-                    out[key].append(np.asarray(current[longest][key][:rows]))
-                if progress is not None:
-                    progress(rows)
-                written = size
     for env in envs:
         env.close()
-    data = {key: np.concatenate(value) for key, value in out.items()}
+    return {key: np.concatenate(value) for key, value in out.items()}
+
+
+def _worker(args: tuple) -> dict[str, np.ndarray]:
+    return _episodes(*args, None)
+
+
+def collect(env_id: str, policy: Policy, size: int, seed: int, num_envs: int = 16, workers: int = 1,
+            progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+    """``size`` rows of rollouts of ``policy`` in ``num_envs`` environments stepped in lock-step.
+
+    The policy acts on the whole batch in one call. Episodes are written whole, in the order they end;
+    the final one is cut to fill exactly ``size`` rows and is left unflagged (as in D4RL's files). With
+    ``workers > 1`` (``policy`` must then be picklable) worker ``j`` rolls out whole episodes for its
+    share with seed ``seed + 7919 j`` in its own process; the parts are concatenated in worker order.
+    The result depends only on the arguments.
+    """
+    if size < 1 or num_envs < 1 or workers < 1:
+        raise ValueError(f"size, num_envs and workers must be >= 1, got {size}, {num_envs}, {workers}")
+    quotas = [size // workers + (j < size % workers) for j in range(workers)]
+    if workers == 1:
+        parts = [_episodes(env_id, policy, size, seed, num_envs, progress)]
+    else:
+        jobs = [(env_id, policy, quota, seed + 7919 * j, num_envs) for j, quota in enumerate(quotas)]
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            parts = pool.map(_worker, jobs)
+        if progress is not None:
+            progress(size)
+    data = {key: np.concatenate([p[key] for p in parts])[:size] for key in KEYS}
     data["terminals"] = data["terminals"].astype(bool)
     data["timeouts"] = data["timeouts"].astype(bool)
-    return data
+    return data  # a cut falls inside an episode, whose rows carry no flags: the tail is unfinished
