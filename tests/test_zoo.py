@@ -9,6 +9,7 @@ import pytest
 
 from ramac.data.d4rl import d4rl_transitions, read_d4rl_file
 from ramac.data.locomotion import StochasticD4RLDataModule
+from ramac.data_cli import main as data_main
 from ramac.zoo import registry
 from ramac.zoo.sac import SACConfig, SACTrainer
 
@@ -23,7 +24,8 @@ def tiny_zoo(tmp_path, monkeypatch):
     SACTrainer(config, tmp_path / "run").train()
     rows = (tmp_path / "run" / "eval.csv").read_text().splitlines()[1:]
     returns = [float(r.split(",")[1]) for r in rows]
-    registry.promote(tmp_path / "run", "Hopper-v5", medium_return=sorted(returns)[1], expert_return=1e9)
+    data_main(["promote", str(tmp_path / "run"), "Hopper-v5", "--medium-return", str(sorted(returns)[1]),
+               "--expert-return", "1e9"])
     return tmp_path
 
 
@@ -71,3 +73,9 @@ def test_two_rollout_workers_are_deterministic_and_keep_episodes_whole(tiny_zoo)
     ends = a["terminals"] | a["timeouts"]
     inside = np.flatnonzero(~ends[:-1])
     assert np.allclose(a["next_observations"][inside], a["observations"][inside + 1])
+
+
+def test_list_shows_zoo_and_cache_state(tiny_zoo, capsys):
+    data_main(["list"])
+    out = capsys.readouterr().out
+    assert "hopper-medium-expert" in out and "can be made" in out and "no zoo policy yet" in out
