@@ -119,7 +119,7 @@ def test_fit_with_rollout_evaluation_writes_metrics_and_plot(repo_root, tmp_path
     path = write_d4rl_file(tmp_path / "hopper.hdf5", rollout_arrays(episodes=10, max_steps=30))
     main(["fit", "--config", os.path.join(repo_root, "conf", "hopper.yaml"), *SMALL,
           "--trainer.default_root_dir", str(tmp_path / "run"), "--data.source", "file", "--data.path", str(path),
-          "--trainer.callbacks+=ramac.callbacks.RolloutEvaluation", "--trainer.callbacks.every_n_iterations", "10",
+          "--trainer.callbacks.every_n_iterations", "10",  # the config's RolloutEvaluation
           "--trainer.callbacks.episodes", "3", "--trainer.callbacks.horizon", "50",
           "--trainer.callbacks+=ModelCheckpoint", "--trainer.callbacks.monitor", "eval/return_cvar_0.1",
           "--trainer.callbacks.mode", "max", "--trainer.callbacks.every_n_train_steps", "10",
