@@ -11,6 +11,7 @@ def ramac_home() -> Path:
     return Path(os.environ.get("RAMAC_DATA_DIR", Path.home() / ".ramac")).expanduser()
 
 
-def zoo_dataset_path(env_id: str, dataset: str, seed: int, size: int | None) -> Path:
-    """Cache file of a dataset made from the zoo."""
-    return ramac_home() / "datasets" / f"{env_id}-{dataset}-zoo-seed{seed}-{size or 'default'}.hdf5"
+def zoo_dataset_path(env_id: str, dataset: str, seed: int, size: int | None, zoo_version: str = "") -> Path:
+    """Cache file of a dataset made from the zoo (``zoo_version`` identifies the policies it came from)."""
+    tag = f"-{zoo_version}" if zoo_version else ""
+    return ramac_home() / "datasets" / f"{env_id}-{dataset}-zoo{tag}-seed{seed}-{size or 'default'}.hdf5"

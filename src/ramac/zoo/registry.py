@@ -19,6 +19,7 @@ Datasets (D4RL's names; sizes as D4RL's by default):
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -158,7 +159,8 @@ def make_dataset(name: str, size: int | None, seed: int, out: Path | None = None
 
     env, dataset = split_name(name)
     env_id = ENV_IDS[env]
-    path = out or zoo_dataset_path(env_id, dataset, seed, size)
+    version = hashlib.sha256((zoo_dir(env_id) / "provenance.json").read_bytes()).hexdigest()[:8]
+    path = out or zoo_dataset_path(env_id, dataset, seed, size, version)
     if path.exists():
         return path
     total = size or DEFAULT_SIZES.get(dataset) or provenance(env_id)["medium"]["step"]
