@@ -142,6 +142,7 @@ class SACTrainer:
         self.step = 0
         self.episode = 0
         self.wall_offset = 0.0
+        self._last_ckpt_block = -1  # checkpoint_every-blocks already checkpointed
         if (self.out / "checkpoint.pt").exists():
             self._load()
         else:
@@ -221,7 +222,7 @@ class SACTrainer:
             if terminated or truncated:
                 self.episode += 1
                 episode_return = 0.0
-                if self.step // cfg.checkpoint_every > getattr(self, "_last_ckpt_block", -1) or self.step >= until:
+                if self.step // cfg.checkpoint_every > self._last_ckpt_block or self.step >= until:
                     self.wall_offset = time.time() - start
                     self._save()
                 obs, _ = self.env.reset()
