@@ -285,6 +285,12 @@ class SACTrainer:
         self.env.unwrapped.np_random.bit_generator.state = state["env_rng"]
         self.env.action_space.np_random.bit_generator.state = state["action_space_rng"]
         self.buffer.load(self.out / "replay.npz")
+        # the buffer is written before the checkpoint and only grows, so after a crash between the two
+        # writes its first `step` rows are still exactly the checkpoint's
+        if self.buffer.size < self.step:
+            raise ValueError(f"{self.out}/replay.npz holds {self.buffer.size} rows but the checkpoint is at step "
+                             f"{self.step}: the files do not belong together")
+        self.buffer.size = self.step
         log = self.out / "eval.csv"
         if log.exists():  # forget evaluations made after the checkpoint; they are repeated
             rows = log.read_text().splitlines()
