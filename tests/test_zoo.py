@@ -59,6 +59,8 @@ def test_auto_source_falls_back_to_the_zoo(tiny_zoo):
     assert name.startswith("Hopper-v5-medium-expert-zoo-") and name.endswith("-seed0-400.hdf5")
     with pytest.raises(FileNotFoundError, match="no policies for Walker2d-v5"):
         _ = StochasticD4RLDataModule("walker2d", "medium", source="zoo").transitions
+    with pytest.raises(FileNotFoundError, match=r"not at .*walker2d_medium-v2\.hdf5.*--data.source d4rl"):
+        _ = StochasticD4RLDataModule("walker2d", "medium").transitions
 
 
 def test_two_rollout_workers_are_deterministic_and_keep_episodes_whole(tiny_zoo):

@@ -114,7 +114,15 @@ class StochasticD4RLDataModule(OfflineDataModule):
             cached = d4rl_cache_dir() / f"{d4rl_stem(self.env, self.dataset)}.hdf5"
             source = "d4rl" if cached.exists() else "zoo"
         if source == "zoo":
-            path = str(make_dataset(f"{self.env}-{self.dataset}", self.zoo_size, self.zoo_seed))
+            try:
+                path = str(make_dataset(f"{self.env}-{self.dataset}", self.zoo_size, self.zoo_seed))
+            except FileNotFoundError as err:
+                if self.source != "auto":
+                    raise
+                cached = d4rl_cache_dir() / f"{d4rl_stem(self.env, self.dataset)}.hdf5"
+                raise FileNotFoundError(f"no data for {self.env}-{self.dataset}: D4RL's file is not at {cached} and "
+                                        f"{err}. Use --data.source d4rl to download it, or --data.source file "
+                                        "--data.path FILE.") from err
             rank_zero_info(f"ramac: using zoo data {path} (a gymnasium v5 regeneration, not D4RL v2)")
         elif source == "d4rl":
             path = str(locate_d4rl(self.env, self.dataset, self.download))
