@@ -25,6 +25,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--horizon", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=1, help="environment processes of the batched run")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     torch.set_num_threads(args.threads)
@@ -39,7 +40,8 @@ def main() -> None:
     batched, sequential = [], []
     for _ in range(args.repeats):
         start = time.perf_counter()
-        result = rollout(act, "Hopper-v5", None, seeds, args.horizon, terminate_when_unhealthy=False)
+        result = rollout(act, "Hopper-v5", None, seeds, args.horizon, workers=args.workers,
+                         terminate_when_unhealthy=False)
         batched.append(time.perf_counter() - start)
         assert result.lengths.min() == args.horizon
         start = time.perf_counter()
@@ -47,7 +49,8 @@ def main() -> None:
             rollout(act, "Hopper-v5", None, [seed], args.horizon, terminate_when_unhealthy=False)
         sequential.append(time.perf_counter() - start)
     b, s = min(batched), min(sequential)
-    print(f"{args.episodes} episodes x {args.horizon} steps, threads={args.threads}: batched {b:.2f} s, "
+    print(f"{args.episodes} episodes x {args.horizon} steps, threads={args.threads}, workers={args.workers}: "
+          f"batched {b:.2f} s, "
           f"one-by-one {s:.2f} s, ratio {b / s:.3f} (target <= 0.2)")
 
 

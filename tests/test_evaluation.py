@@ -89,3 +89,6 @@ def test_rollouts_are_deterministic_given_seeds_and_batched():
     assert a.lengths.max() <= 100 and len(a.observations) == a.lengths.sum()
     single = rollout(act, "Hopper-v5", hazard, [6], horizon=100)
     assert single.returns[0] == pytest.approx(a.returns[1])  # batching does not change an episode
+    workers = rollout(act, "Hopper-v5", hazard, [5, 6, 7], horizon=100, workers=2)
+    assert np.array_equal(workers.returns, a.returns) and np.array_equal(workers.lengths, a.lengths)
+    assert np.array_equal(workers.risky_steps, a.risky_steps) and np.array_equal(workers.actions, a.actions)
