@@ -23,7 +23,10 @@ def evaluate_learner(learner: OfflineLearner, env_key: str, env_id: str, hazard:
     was_training = learner.training
     learner.eval()
     try:
-        if seeds:
+        if not seeds:  # every rank must hold a (possibly empty) entry for the cross-rank gather
+            empty = torch.zeros(0, device=device)
+            metric.update(empty, empty, empty, empty)
+        else:
             result = rollout(lambda obs: learner.act(obs, generator), env_id, hazard, seeds, horizon, device)
             ood, scored = 0.0, 0.0
             if detector is not None:
