@@ -60,6 +60,8 @@ def test_data_module_relabels_checks_dimensions_and_normalises(tmp_path):
     path = write_d4rl_file(tmp_path / "hopper.hdf5", rollout_arrays(episodes=10, max_steps=30), dtype=np.float64)
     dm = StochasticD4RLDataModule("hopper", "medium", source="file", path=str(path), hazard=HAZARD,
                                   normalize_observations=True)
+    assert (dm.obs_dim, dm.action_dim, dm.max_action) == (11, 3, 1.0)
+    assert "transitions" not in vars(dm)  # dimensions come from the env: building a learner loads no data
     t = dm.transitions
     assert dm.risky is not None and dm.risky.any() and dm.penalised.sum() > 0
     assert abs(t.observations.mean()) < 0.2 and dm.observation_stats is not None

@@ -78,7 +78,7 @@ def download_file(url: str, path: Path, timeout: float = 30.0) -> None:
     """Download ``url`` to ``path`` with a progress bar; the file appears only when complete."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
-    partial = path.with_name(path.name + ".part")
+    partial = path.with_name(f"{path.name}.{os.getpid()}.part")
     with urllib.request.urlopen(url, timeout=timeout) as response, open(partial, "wb") as handle:
         total = int(response.headers.get("Content-Length") or 0) or None
         with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),

@@ -105,24 +105,49 @@ class StochasticD4RLDataModule(OfflineDataModule):
     def max_action(self) -> float:
         return float(np.max(np.abs(self._spaces[1].high)))
 
+    # The dimensions come from the task's environment (the data are checked against them when loaded),
+    # so building the learner does not load the data: under DDP every process builds one, and only
+    # local rank 0 downloads or makes files, in `prepare_data`.
+    @property
+    def obs_dim(self) -> int:
+        return int(self._spaces[0].shape[0])
+
+    @property
+    def action_dim(self) -> int:
+        return int(self._spaces[1].shape[0])
+
+    def _resolve_source(self) -> str:
+        if self.source != "auto":
+            return self.source
+        cached = d4rl_cache_dir() / f"{d4rl_stem(self.env, self.dataset)}.hdf5"
+        return "d4rl" if cached.exists() else "zoo"
+
+    def prepare_data(self) -> None:
+        """Download (D4RL) or make (zoo) the data file once per node before the processes load it."""
+        source = self._resolve_source()
+        if source == "zoo":
+            self._zoo_file()
+        elif source == "d4rl":
+            locate_d4rl(self.env, self.dataset, self.download)
+
+    def _zoo_file(self) -> str:
+        try:
+            return str(make_dataset(f"{self.env}-{self.dataset}", self.zoo_size, self.zoo_seed))
+        except FileNotFoundError as err:
+            if self.source != "auto":
+                raise
+            cached = d4rl_cache_dir() / f"{d4rl_stem(self.env, self.dataset)}.hdf5"
+            raise FileNotFoundError(f"no data for {self.env}-{self.dataset}: D4RL's file is not at {cached} and "
+                                    f"{err}. Use --data.source d4rl to download it, or --data.source file "
+                                    "--data.path FILE.") from err
+
     def _load_raw(self) -> tuple[Transitions, dict[str, Any]]:
         if self.source == "minari":
             transitions = minari_transitions(self.minari_id or "", download=self.download)
             return transitions, {"minari_id": self.minari_id}
-        source = self.source
-        if source == "auto":
-            cached = d4rl_cache_dir() / f"{d4rl_stem(self.env, self.dataset)}.hdf5"
-            source = "d4rl" if cached.exists() else "zoo"
+        source = self._resolve_source()
         if source == "zoo":
-            try:
-                path = str(make_dataset(f"{self.env}-{self.dataset}", self.zoo_size, self.zoo_seed))
-            except FileNotFoundError as err:
-                if self.source != "auto":
-                    raise
-                cached = d4rl_cache_dir() / f"{d4rl_stem(self.env, self.dataset)}.hdf5"
-                raise FileNotFoundError(f"no data for {self.env}-{self.dataset}: D4RL's file is not at {cached} and "
-                                        f"{err}. Use --data.source d4rl to download it, or --data.source file "
-                                        "--data.path FILE.") from err
+            path = self._zoo_file()  # already made by prepare_data in a Trainer run
             rank_zero_info(f"ramac: using zoo data {path} (a gymnasium v5 regeneration, not D4RL v2)")
         elif source == "d4rl":
             path = str(locate_d4rl(self.env, self.dataset, self.download))

@@ -23,7 +23,7 @@ def write_hdf5(path: str | os.PathLike[str], data: dict[str, np.ndarray], proven
     if missing:
         raise KeyError(f"{path}: cannot write a D4RL-layout file without {missing}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # unique: concurrent writers never share it
     with h5py.File(tmp, "w") as handle:
         for key in KEYS:
             value = data[key]
