@@ -27,6 +27,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--ood-neighbours", type=int, default=10)
     parser.add_argument("--ood-kappa", type=float, default=3.0, help="0 switches the OOD rate off")
     parser.add_argument("--out", default=None, help="JSON file (default: next to the checkpoint)")
+    parser.add_argument("--env-workers", type=int, default=1, help="processes stepping the environments")
     args, overrides = parser.parse_known_args(argv)
 
     from rich.console import Console
@@ -55,7 +56,7 @@ def main(argv: list[str]) -> None:
     horizon = args.horizon or DEFAULT_HORIZON[data.env]
     values = evaluate_learner(model, data.env, data.env_id, data.hazard,
                               [args.seed + i for i in range(args.episodes)], horizon, detector, args.cvar_alpha,
-                              policy_seed=args.seed)
+                              policy_seed=args.seed, env_workers=args.env_workers)
     meta = {"checkpoint": str(Path(args.ckpt_path).resolve()),
             "iteration": checkpoint.get("ramac", {}).get("iteration"),
             "env_id": data.env_id, "horizon": horizon, "episodes": args.episodes, "seed": args.seed,

@@ -37,15 +37,17 @@ class RolloutEvaluation(pl.Callback):
         cvar_alpha: level of the return CVaR.
         ood_neighbours, ood_kappa: the OOD detector's k and κ (``ramac.evaluation.ood``); ``ood_kappa=0``
             switches the OOD rate off.
+        env_workers: processes stepping the environments (1: in the training process).
     """
 
     def __init__(self, episodes: int = 10, every_n_iterations: int = 50_000, horizon: int | None = None,
                  seed: int = 1_000_000, cvar_alpha: float = 0.1, ood_neighbours: int = 10,
-                 ood_kappa: float = 3.0) -> None:
+                 ood_kappa: float = 3.0, env_workers: int = 1) -> None:
         if episodes < 1 or every_n_iterations < 1:
             raise ValueError("RolloutEvaluation: episodes and every_n_iterations must be >= 1")
         self.episodes, self.every, self.horizon, self.seed = episodes, every_n_iterations, horizon, seed
         self.cvar_alpha, self.ood_neighbours, self.ood_kappa = cvar_alpha, ood_neighbours, ood_kappa
+        self.env_workers = env_workers
         self.history: list[dict[str, float]] = []
         self.detector: NearestNeighbourOOD | None = None
 
@@ -75,7 +77,8 @@ class RolloutEvaluation(pl.Callback):
         rank, world = trainer.global_rank, trainer.world_size
         seeds = [self.seed + i for i in range(rank, self.episodes, world)]
         values = evaluate_learner(pl_module, self.env_key, self.env_id, self.hazard, seeds, self.horizon_used,
-                                  self.detector, self.cvar_alpha, policy_seed=self.seed + rank)
+                                  self.detector, self.cvar_alpha, policy_seed=self.seed + rank,
+                                  env_workers=self.env_workers)
         values["iteration"] = float(pl_module.iteration)
         self.history.append(values)
         logged = {f"eval/{k}": v for k, v in values.items() if k != "iteration"}

@@ -14,7 +14,7 @@ from ramac.learners.base import OfflineLearner
 @torch.no_grad()
 def evaluate_learner(learner: OfflineLearner, env_key: str, env_id: str, hazard: Hazard | None, seeds: list[int],
                      horizon: int, detector: NearestNeighbourOOD | None = None, cvar_alpha: float = 0.1,
-                     policy_seed: int = 0) -> dict[str, float]:
+                     policy_seed: int = 0, env_workers: int = 1) -> dict[str, float]:
     """Evaluate ``learner.act`` on one episode per seed (this process's share under DDP; the metric object
     synchronises across ranks when a process group exists)."""
     device = learner.device
@@ -27,7 +27,8 @@ def evaluate_learner(learner: OfflineLearner, env_key: str, env_id: str, hazard:
             empty = torch.zeros(0, device=device)
             metric.update(empty, empty, empty, empty)
         else:
-            result = rollout(lambda obs: learner.act(obs, generator), env_id, hazard, seeds, horizon, device)
+            result = rollout(lambda obs: learner.act(obs, generator), env_id, hazard, seeds, horizon, device,
+                             workers=env_workers)
             ood, scored = 0.0, 0.0
             if detector is not None:
                 states = learner.obs_normalizer(torch.as_tensor(result.observations, dtype=torch.float32,
