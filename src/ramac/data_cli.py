@@ -31,28 +31,21 @@ def _train_behaviour(args: argparse.Namespace) -> None:
 
 
 def _rollout(args: argparse.Namespace) -> None:
-    import gymnasium as gym
-    import numpy as np
     from rich.progress import Progress
 
     from ramac.zoo.datasets import write_hdf5
     from ramac.zoo.policy import ZooPolicy
+    from ramac.zoo.registry import action_box, software_versions
     from ramac.zoo.rollouts import collect
 
     torch.set_num_threads(1)  # the policy MLP is small; one thread avoids oversubscription
-    env = gym.make(args.env)
-    scale = float(np.max(np.abs(env.action_space.high)))
-    env.close()
-    policy = ZooPolicy.load(args.policy, scale)
+    policy = ZooPolicy.load(args.policy, action_box(args.env)[1])
     out = Path(args.out) if args.out else ramac_home() / "datasets" / f"{args.env}-{Path(args.policy).stem}.hdf5"
     with Progress() as progress:
         task = progress.add_task(f"rolling out {Path(args.policy).name} in {args.env}", total=args.size)
         data = collect(args.env, policy, args.size, args.seed, progress=lambda rows: progress.advance(task, rows))
-    import gymnasium
-    import mujoco
-
     provenance = {"env_id": args.env, "policy": str(args.policy), "seed": args.seed, "size": args.size,
-                  "gymnasium": gymnasium.__version__, "mujoco": mujoco.__version__, "sampling": "stochastic"}
+                  **software_versions(), "sampling": "stochastic"}
     print(write_hdf5(out, data, provenance))
 
 

@@ -40,6 +40,20 @@ ZOO_DATASETS = ("medium", "expert", "medium-expert", "medium-replay")
 DEFAULT_SIZES = {"medium": 1_000_000, "expert": 1_000_000, "medium-expert": 2_000_000}
 
 
+def action_box(env_id: str) -> tuple[int, float]:
+    """Action dimension and bound of a gymnasium environment (its actions lie in ``[-bound, bound]^A``)."""
+    env = gymnasium.make(env_id)
+    try:
+        return int(env.action_space.shape[0]), float(np.max(np.abs(env.action_space.high)))
+    finally:
+        env.close()
+
+
+def software_versions() -> dict[str, str]:
+    """The simulator versions a dataset was made with (recorded in its provenance)."""
+    return {"gymnasium": gymnasium.__version__, "mujoco": mujoco.__version__}
+
+
 def zoo_dir(env_id: str) -> Path:
     path = ZOO_DIR / env_id
     if not (path / "provenance.json").exists():
@@ -85,7 +99,7 @@ def promote(run: str | Path, env_id: str, medium_return: float, expert_return: f
             shutil.copy(source, out / f"replay_{step:07d}.pt")
             replay.append(step)
     record = {
-        "env_id": env_id, "gymnasium": gymnasium.__version__, "mujoco": mujoco.__version__,
+        "env_id": env_id, **software_versions(),
         "algorithm": "SAC (ramac.zoo.sac)", "hyperparameters": config,
         "medium": {"step": medium[0], "eval_return_mean": medium[1], "eval_return_std": medium[2],
                    "threshold": medium_return},
@@ -103,9 +117,7 @@ def make_zoo_dataset(env_id: str, dataset: str, size: int | None, seed: int, num
     if dataset not in ZOO_DATASETS:
         raise ValueError(f"the zoo makes {ZOO_DATASETS}, not {dataset!r}")
     folder, record = zoo_dir(env_id), provenance(env_id)
-    env = gymnasium.make(env_id)
-    scale = float(np.max(np.abs(env.action_space.high)))
-    env.close()
+    action_dim, scale = action_box(env_id)
 
     def policy(name: str) -> ZooPolicy:
         return ZooPolicy.load(folder / name, scale)
@@ -134,13 +146,13 @@ def make_zoo_dataset(env_id: str, dataset: str, size: int | None, seed: int, num
                 take = rows - written
             if take <= 0:
                 continue
-            act = UniformPolicy(env.action_space.shape[0], scale) if pol is None else pol
+            act = UniformPolicy(action_dim, scale) if pol is None else pol
             parts.append(run(act, take, seed + index))
             written += take
         data = {k: np.concatenate([p[k] for p in parts]) for k in KEYS}
     meta = {"source": "ramac zoo (gymnasium v5 regeneration, not D4RL v2)", "env_id": env_id, "dataset": dataset,
-            "seed": seed, "size": len(data["rewards"]), "gymnasium": gymnasium.__version__,
-            "mujoco": mujoco.__version__, "zoo": {k: record[k] for k in ("medium", "expert")}}
+            "seed": seed, "size": len(data["rewards"]), **software_versions(),
+            "zoo": {k: record[k] for k in ("medium", "expert")}}
     return data, meta
 
 
