@@ -14,7 +14,7 @@ import torch.multiprocessing as mp
 from ramac.envs.hazards import Hazard
 from ramac.evaluation.metrics import EpisodeMetrics, lower_tail_mean
 from ramac.evaluation.ood import NearestNeighbourOOD
-from ramac.evaluation.rollout import rollout
+from ramac.evaluation.rollout import EnvPool, rollout
 
 
 def test_lower_tail_mean_against_reference():
@@ -89,6 +89,21 @@ def test_rollouts_are_deterministic_given_seeds_and_batched():
     assert a.lengths.max() <= 100 and len(a.observations) == a.lengths.sum()
     single = rollout(act, "Hopper-v5", hazard, [6], horizon=100)
     assert single.returns[0] == pytest.approx(a.returns[1])  # batching does not change an episode
-    workers = rollout(act, "Hopper-v5", hazard, [5, 6, 7], horizon=100, workers=2)
-    assert np.array_equal(workers.returns, a.returns) and np.array_equal(workers.lengths, a.lengths)
-    assert np.array_equal(workers.risky_steps, a.risky_steps) and np.array_equal(workers.actions, a.actions)
+    with EnvPool("Hopper-v5", hazard, horizon=100, workers=3) as pool:
+        for _ in range(2):  # the environments are reused: the second rollout must not depend on the first
+            workers = pool.rollout(act, [5, 6, 7])
+            assert np.array_equal(workers.returns, a.returns) and np.array_equal(workers.lengths, a.lengths)
+            assert np.array_equal(workers.risky_steps, a.risky_steps)
+            assert np.array_equal(workers.actions, a.actions)
+        assert pool.rollout(act, [6]).returns[0] == pytest.approx(a.returns[1])  # fewer episodes than groups
+
+
+def test_env_pool_reports_worker_failures_and_stays_usable():
+    def act(obs):
+        return torch.full((len(obs), 3), 0.1)
+
+    with EnvPool("Hopper-v5", None, horizon=10, workers=2) as pool:
+        with pytest.raises(RuntimeError, match=r"evaluation worker 1 \(Hopper-v5\) failed"):
+            pool.rollout(lambda obs: torch.full((len(obs), 5), 0.1), [0, 1])  # Hopper takes 3 actions
+        after = pool.rollout(act, [0, 1])
+    assert np.array_equal(after.returns, rollout(act, "Hopper-v5", None, [0, 1], horizon=10).returns)

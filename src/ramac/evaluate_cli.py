@@ -38,6 +38,7 @@ def main(argv: list[str]) -> None:
     from ramac.data.locomotion import StochasticD4RLDataModule
     from ramac.evaluation.evaluate import evaluate_learner
     from ramac.evaluation.ood import NearestNeighbourOOD
+    from ramac.evaluation.rollout import EnvPool
 
     cli_args = [arg for config in args.config for arg in ("--config", config)]
     cli = build_cli([*cli_args, *overrides, "--trainer.logger", "false"], run=False)
@@ -54,9 +55,9 @@ def main(argv: list[str]) -> None:
         detector = NearestNeighbourOOD(torch.from_numpy(t.observations), torch.from_numpy(t.actions),
                                        args.ood_neighbours, args.ood_kappa)
     horizon = args.horizon or DEFAULT_HORIZON[data.env]
-    values = evaluate_learner(model, data.env, data.env_id, data.hazard,
-                              [args.seed + i for i in range(args.episodes)], horizon, detector, args.cvar_alpha,
-                              policy_seed=args.seed, env_workers=args.env_workers)
+    seeds = [args.seed + i for i in range(args.episodes)]
+    with EnvPool(data.env_id, data.hazard, horizon, workers=min(args.env_workers, max(1, args.episodes))) as pool:
+        values = evaluate_learner(model, data.env, pool, seeds, detector, args.cvar_alpha, policy_seed=args.seed)
     meta = {"checkpoint": str(Path(args.ckpt_path).resolve()),
             "iteration": checkpoint.get("ramac", {}).get("iteration"),
             "env_id": data.env_id, "horizon": horizon, "episodes": args.episodes, "seed": args.seed,

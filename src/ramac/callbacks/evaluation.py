@@ -13,6 +13,7 @@ import torch
 from ramac.data.locomotion import StochasticD4RLDataModule
 from ramac.evaluation.evaluate import evaluate_learner
 from ramac.evaluation.ood import NearestNeighbourOOD
+from ramac.evaluation.rollout import EnvPool
 
 #: evaluation horizons of the paper and of O-RAAC (research notes §1.2)
 DEFAULT_HORIZON = {"halfcheetah": 200, "hopper": 500, "walker2d": 500}
@@ -37,19 +38,22 @@ class RolloutEvaluation(pl.Callback):
         cvar_alpha: level of the return CVaR.
         ood_neighbours, ood_kappa: the OOD detector's k and κ (``ramac.evaluation.ood``); ``ood_kappa=0``
             switches the OOD rate off.
-        env_workers: processes stepping the environments (1: in the training process).
+        env_workers: groups of episodes stepped in parallel: the training process plus
+            ``env_workers - 1`` worker processes, started once per run and kept with the environments
+            between evaluations (``ramac.evaluation.rollout.EnvPool``).
     """
 
     def __init__(self, episodes: int = 10, every_n_iterations: int = 50_000, horizon: int | None = None,
                  seed: int = 1_000_000, cvar_alpha: float = 0.1, ood_neighbours: int = 10,
                  ood_kappa: float = 3.0, env_workers: int = 1) -> None:
-        if episodes < 1 or every_n_iterations < 1:
-            raise ValueError("RolloutEvaluation: episodes and every_n_iterations must be >= 1")
+        if episodes < 1 or every_n_iterations < 1 or env_workers < 1:
+            raise ValueError("RolloutEvaluation: episodes, every_n_iterations and env_workers must be >= 1")
         self.episodes, self.every, self.horizon, self.seed = episodes, every_n_iterations, horizon, seed
         self.cvar_alpha, self.ood_neighbours, self.ood_kappa = cvar_alpha, ood_neighbours, ood_kappa
         self.env_workers = env_workers
         self.history: list[dict[str, float]] = []
         self.detector: NearestNeighbourOOD | None = None
+        self.pool: EnvPool | None = None
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         data = trainer.datamodule
@@ -57,6 +61,9 @@ class RolloutEvaluation(pl.Callback):
             raise TypeError("RolloutEvaluation needs the StochasticD4RLDataModule (a locomotion task config)")
         self.env_key, self.env_id, self.hazard = data.env, data.env_id, data.hazard
         self.horizon_used = self.horizon or DEFAULT_HORIZON[data.env]
+        local_episodes = len(range(trainer.global_rank, self.episodes, trainer.world_size))
+        self.pool = EnvPool(self.env_id, self.hazard, self.horizon_used,
+                            workers=min(self.env_workers, max(1, local_episodes)))
         if self.ood_kappa > 0:
             t = data.transitions
             self.detector = NearestNeighbourOOD(torch.from_numpy(t.observations), torch.from_numpy(t.actions),
@@ -73,12 +80,18 @@ class RolloutEvaluation(pl.Callback):
         if trainer.is_global_zero:
             self._write(trainer.default_root_dir)
 
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
+
     def evaluate(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, float]:
         rank, world = trainer.global_rank, trainer.world_size
         seeds = [self.seed + i for i in range(rank, self.episodes, world)]
-        values = evaluate_learner(pl_module, self.env_key, self.env_id, self.hazard, seeds, self.horizon_used,
-                                  self.detector, self.cvar_alpha, policy_seed=self.seed + rank,
-                                  env_workers=self.env_workers)
+        if self.pool is None:
+            raise RuntimeError("RolloutEvaluation.evaluate called outside fit (no environments)")
+        values = evaluate_learner(pl_module, self.env_key, self.pool, seeds, self.detector, self.cvar_alpha,
+                                  policy_seed=self.seed + rank)
         values["iteration"] = float(pl_module.iteration)
         self.history.append(values)
         logged = {f"eval/{k}": v for k, v in values.items() if k != "iteration"}

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import torch
 
-from ramac.envs.hazards import Hazard
 from ramac.evaluation.metrics import D4RL_REFERENCE, EpisodeMetrics
 from ramac.evaluation.ood import NearestNeighbourOOD
-from ramac.evaluation.rollout import rollout
+from ramac.evaluation.rollout import EnvPool
 from ramac.learners.base import OfflineLearner
 
 
 @torch.no_grad()
-def evaluate_learner(learner: OfflineLearner, env_key: str, env_id: str, hazard: Hazard | None, seeds: list[int],
-                     horizon: int, detector: NearestNeighbourOOD | None = None, cvar_alpha: float = 0.1,
-                     policy_seed: int = 0, env_workers: int = 1) -> dict[str, float]:
-    """Evaluate ``learner.act`` on one episode per seed (this process's share under DDP; the metric object
-    synchronises across ranks when a process group exists)."""
+def evaluate_learner(learner: OfflineLearner, env_key: str, pool: EnvPool, seeds: list[int],
+                     detector: NearestNeighbourOOD | None = None, cvar_alpha: float = 0.1,
+                     policy_seed: int = 0) -> dict[str, float]:
+    """Evaluate ``learner.act`` on one episode per seed in ``pool``'s environments (this process's share
+    under DDP; the metric object synchronises across ranks when a process group exists)."""
     device = learner.device
     generator = torch.Generator(device=device).manual_seed(policy_seed)
     metric = EpisodeMetrics(cvar_alpha).to(device)
@@ -27,8 +26,7 @@ def evaluate_learner(learner: OfflineLearner, env_key: str, env_id: str, hazard:
             empty = torch.zeros(0, device=device)
             metric.update(empty, empty, empty, empty)
         else:
-            result = rollout(lambda obs: learner.act(obs, generator), env_id, hazard, seeds, horizon, device,
-                             workers=env_workers)
+            result = pool.rollout(lambda obs: learner.act(obs, generator), seeds, device)
             ood, scored = 0.0, 0.0
             if detector is not None:
                 states = learner.obs_normalizer(torch.as_tensor(result.observations, dtype=torch.float32,
