@@ -37,12 +37,13 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--env", action="append", choices=sorted(ENV_IDS), help="only these (repeatable)")
     args = parser.parse_args()
     print("| dataset | transitions | episodes | return mean / min / max | normalised return | risky share | "
           "make time |")
     print("|---|---|---|---|---|---|---|")
     for env, env_id in ENV_IDS.items():
-        if not (ZOO_DIR / env_id / "provenance.json").exists():
+        if not (ZOO_DIR / env_id / "provenance.json").exists() or (args.env and env not in args.env):
             continue
         for dataset in ZOO_DATASETS:
             start = time.perf_counter()

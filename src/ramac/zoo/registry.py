@@ -180,6 +180,8 @@ def make_dataset(name: str, size: int | None, seed: int, out: Path | None = None
     torch.set_num_threads(1)  # the policy MLP is small: one thread avoids oversubscribing the env loop
     try:
         with Progress() as progress:
+            progress.console.print(f"ramac: making {name} ({total:,} transitions, seed {seed}) from the ramac zoo "
+                                   f"into {path} (a gymnasium v5 regeneration, not D4RL v2)")
             task = progress.add_task(f"making {name} from the ramac zoo", total=total)
             data, meta = make_zoo_dataset(env_id, dataset, size, seed, workers=workers,
                                           progress=lambda rows: progress.advance(task, rows))
