@@ -9,7 +9,7 @@ import pytest
 import torch
 import yaml
 
-from ramac.cli import main
+from ramac.cli import IterationProgressBar, build_cli, main
 
 SMALL = [
     "--model.init_args.diffusion_steps", "3", "--model.init_args.n_quantiles", "4",
@@ -79,3 +79,15 @@ def test_print_config_shows_every_default(repo_root, capsys):
     printed = yaml.safe_load(capsys.readouterr().out)
     init = printed["model"]["init_args"]
     assert init["quantile_pairing"] == "standard" and init["cvar_alpha"] == 0.1 and init["discount"] == 0.99
+
+
+def test_progress_bar_counts_iterations_not_epochs(repo_root, tmp_path):
+    cli = build_cli(["--config", os.path.join(repo_root, "conf", "bandit.yaml"), "--trainer.max_steps", "2500",
+                     "--trainer.default_root_dir", str(tmp_path)], run=False)
+    bar = cli.trainer.progress_bar_callback
+    assert isinstance(bar, IterationProgressBar)
+    bar._trainer = cli.trainer  # attached by Lightning at setup
+    assert bar._get_train_description(1) == "Epoch 1 (run: 2,500 iterations)"
+    off = build_cli(["--config", os.path.join(repo_root, "conf", "bandit.yaml"), "--trainer.enable_progress_bar",
+                     "false", "--trainer.default_root_dir", str(tmp_path)], run=False)
+    assert off.trainer.progress_bar_callback is None

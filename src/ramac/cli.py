@@ -15,6 +15,7 @@ import warnings
 from typing import Any
 
 from lightning.pytorch import Trainer
+from lightning.pytorch.callbacks import ProgressBar, RichProgressBar
 from lightning.pytorch.cli import ArgsType, LightningCLI
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
@@ -45,6 +46,16 @@ def _checkpoint_dir(root: str) -> str:
     return os.path.join(root, "checkpoints")
 
 
+class IterationProgressBar(RichProgressBar):
+    """Lightning's rich bar labelled with the run's length in learner iterations. ramac runs are bounded by
+    ``max_steps``, and Lightning's label ``Epoch e/(max_epochs - 1)`` then reads ``Epoch 3/-2``."""
+
+    def _get_train_description(self, current_epoch: int) -> str:
+        if self.trainer.max_steps < 0:
+            return super()._get_train_description(current_epoch)
+        return f"Epoch {current_epoch} (run: {self.trainer.max_steps:,} iterations)"
+
+
 class RamacCLI(LightningCLI):
     """LightningCLI with the data dimensions linked into the learner and a fixed checkpoint folder."""
 
@@ -60,8 +71,15 @@ class RamacCLI(LightningCLI):
         parser.link_arguments("trainer.default_root_dir", "checkpoint.dirpath", compute_fn=_checkpoint_dir)
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
-        """Lightning's default logger (TensorBoard) plus a CSV logger writing into the same version folder."""
+        """Lightning's default logger (TensorBoard) plus a CSV logger writing into the same version folder, and
+        :class:`IterationProgressBar` in place of Lightning's default bar."""
+        configured = self._get(self.config_init, "trainer.callbacks", None) or []
+        configured = configured if isinstance(configured, list) else [configured]
+        own_bar = any(isinstance(c, ProgressBar) for c in configured)
         trainer = super().instantiate_trainer(**kwargs)
+        for index, callback in enumerate(trainer.callbacks):
+            if type(callback) is RichProgressBar and not own_bar:  # Lightning's default bar
+                trainer.callbacks[index] = IterationProgressBar()
         if len(trainer.loggers) == 1 and isinstance(trainer.logger, TensorBoardLogger) \
                 and self._get(self.config_init, "trainer.logger", None) in (None, True):
             tensorboard = trainer.logger
