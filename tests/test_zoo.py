@@ -39,6 +39,15 @@ def test_promote_records_provenance(tiny_zoo):
         assert (tiny_zoo / "zoo" / "Hopper-v5" / name).exists()
 
 
+def test_expert_is_the_steadiest_snapshot_that_reaches_the_target():
+    rows = [(10, 3000.0, 50.0), (20, 4300.0, 900.0), (30, 4100.0, 40.0), (40, 3900.0, 10.0)]
+    assert registry.choose_expert(rows, 4000.0)[0] == 30  # 4300 ± 900 reaches too but is unsteady
+    assert registry.choose_expert(rows, 5000.0)[0] == 30  # none reaches: steadiest overall
+    assert registry.choose_expert(rows[:1] + rows[3:], 4000.0)[0] == 40
+    with pytest.raises(ValueError, match="no evaluated snapshots"):
+        registry.choose_expert([], 4000.0)
+
+
 @pytest.mark.parametrize("dataset", ["medium", "expert", "medium-expert", "medium-replay"])
 def test_zoo_datasets_are_deterministic_and_loadable(tiny_zoo, dataset):
     a, meta = registry.make_zoo_dataset("Hopper-v5", dataset, 300, seed=1)
