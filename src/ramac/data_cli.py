@@ -38,7 +38,6 @@ def _rollout(args: argparse.Namespace) -> None:
     from ramac.zoo.registry import action_box, software_versions
     from ramac.zoo.rollouts import collect
 
-    torch.set_num_threads(1)  # the policy MLP is small; one thread avoids oversubscription
     policy = ZooPolicy.load(args.policy, action_box(args.env)[1])
     out = Path(args.out) if args.out else ramac_home() / "datasets" / f"{args.env}-{Path(args.policy).stem}.hdf5"
     with Progress() as progress:
@@ -66,8 +65,7 @@ def _list(args: argparse.Namespace) -> None:
     from rich.table import Table
 
     from ramac.data.d4rl import d4rl_cache_dir, d4rl_stem
-    from ramac.data.locomotion import ENV_IDS
-    from ramac.zoo.registry import ZOO_DATASETS, ZOO_DIR
+    from ramac.zoo.registry import ENV_IDS, ZOO_DATASETS, ZOO_DIR
 
     table = Table(title="datasets")
     for column in ("name", "D4RL v2 file", "zoo (gymnasium v5)"):

@@ -28,7 +28,6 @@ from typing import Any
 import gymnasium
 import mujoco
 import numpy as np
-import torch
 
 from ramac.paths import zoo_dataset_path
 from ramac.zoo.policy import ZooPolicy
@@ -123,6 +122,12 @@ def promote(run: str | Path, env_id: str, medium_return: float, expert_return: f
     return out
 
 
+def default_size(env_id: str, dataset: str) -> int:
+    """D4RL's size for ``medium``/``expert``/``medium-expert``; for ``medium-replay``, the steps the agent
+    took up to its medium snapshot."""
+    return DEFAULT_SIZES.get(dataset) or provenance(env_id)["medium"]["step"]
+
+
 def make_zoo_dataset(env_id: str, dataset: str, size: int | None, seed: int, num_envs: int = 16,
                      workers: int = 1, progress: Any = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Arrays in D4RL's layout for a zoo dataset, and their provenance."""
@@ -137,23 +142,21 @@ def make_zoo_dataset(env_id: str, dataset: str, size: int | None, seed: int, num
     def run(pol: Any, rows: int, part_seed: int) -> dict[str, np.ndarray]:
         return collect(env_id, pol, rows, part_seed, num_envs, workers, progress)
 
+    rows = size or default_size(env_id, dataset)
     if dataset in ("medium", "expert"):
-        rows = size or DEFAULT_SIZES[dataset]
         data = run(policy(f"{dataset}.pt"), rows, seed)
     elif dataset == "medium-expert":
-        rows = size or DEFAULT_SIZES[dataset]
         parts = [run(policy("medium.pt"), rows // 2, seed), run(policy("expert.pt"), rows - rows // 2, seed + 1)]
         data = {k: np.concatenate([p[k] for p in parts]) for k in KEYS}
     else:
         hp = record["hyperparameters"]
         total = record["medium"]["step"]
-        rows = size or total
         blocks: list[tuple[int, Any]] = [(hp["random_steps"], None)]
         for step in record["replay_snapshots"]:
             blocks.append((hp["snapshot_every"], policy(f"replay_{step:07d}.pt")))
         parts, written = [], 0
         for index, (block_rows, pol) in enumerate(blocks):
-            take = min(block_rows * rows // total if size else block_rows, rows - written)
+            take = min(block_rows * rows // total, rows - written)  # blocks scaled to the requested size
             if index == len(blocks) - 1:
                 take = rows - written
             if take <= 0:
@@ -187,16 +190,11 @@ def make_dataset(name: str, size: int | None, seed: int, out: Path | None = None
     path = out or zoo_dataset_path(env_id, dataset, seed, size, version)
     if path.exists():
         return path
-    total = size or DEFAULT_SIZES.get(dataset) or provenance(env_id)["medium"]["step"]
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the policy MLP is small: one thread avoids oversubscribing the env loop
-    try:
-        with Progress() as progress:
-            progress.console.print(f"ramac: making {name} ({total:,} transitions, seed {seed}) from the ramac zoo "
-                                   f"into {path} (a gymnasium v5 regeneration, not D4RL v2)")
-            task = progress.add_task(f"making {name} from the ramac zoo", total=total)
-            data, meta = make_zoo_dataset(env_id, dataset, size, seed, workers=workers,
-                                          progress=lambda rows: progress.advance(task, rows))
-    finally:
-        torch.set_num_threads(threads)
+    total = size or default_size(env_id, dataset)
+    with Progress() as progress:
+        progress.console.print(f"ramac: making {name} ({total:,} transitions, seed {seed}) from the ramac zoo "
+                               f"into {path} (a gymnasium v5 regeneration, not D4RL v2)")
+        task = progress.add_task(f"making {name} from the ramac zoo", total=total)
+        data, meta = make_zoo_dataset(env_id, dataset, size, seed, workers=workers,
+                                      progress=lambda rows: progress.advance(task, rows))
     return write_hdf5(path, data, meta)

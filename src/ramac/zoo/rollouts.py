@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import gymnasium as gym
 import numpy as np
+import torch
 
 Policy = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 KEYS = ("observations", "actions", "rewards", "next_observations", "terminals", "timeouts")
@@ -25,9 +26,6 @@ class UniformPolicy:
 def _episodes(env_id: str, policy: Policy, quota: int, seed: int, num_envs: int,
               progress: Callable[[int], None] | None) -> dict[str, np.ndarray]:
     """Whole episodes, in the order they end, until at least ``quota`` rows are written."""
-    import torch
-
-    torch.set_num_threads(1)  # the policy MLP is small; more threads only oversubscribe the cores
     envs = [gym.make(env_id) for _ in range(num_envs)]
     rng = np.random.default_rng(seed)
     obs = np.stack([env.reset(seed=seed * 1000 + k)[0] for k, env in enumerate(envs)])
@@ -58,6 +56,7 @@ def _episodes(env_id: str, policy: Policy, quota: int, seed: int, num_envs: int,
 
 
 def _worker(args: tuple) -> dict[str, np.ndarray]:
+    torch.set_num_threads(1)
     return _episodes(*args, None)
 
 
@@ -69,13 +68,19 @@ def collect(env_id: str, policy: Policy, size: int, seed: int, num_envs: int = 1
     the final one is cut to fill exactly ``size`` rows and is left unflagged (as in D4RL's files). With
     ``workers > 1`` (``policy`` must then be picklable) worker ``j`` rolls out whole episodes for its
     share with seed ``seed + 7919 j`` in its own process; the parts are concatenated in worker order.
-    The result depends only on the arguments.
+    The result depends only on the arguments. Torch runs on one thread meanwhile (restored afterwards):
+    the policy MLPs are small, and more threads only oversubscribe the cores the environments need.
     """
     if size < 1 or num_envs < 1 or workers < 1:
         raise ValueError(f"size, num_envs and workers must be >= 1, got {size}, {num_envs}, {workers}")
     quotas = [size // workers + (j < size % workers) for j in range(workers)]
     if workers == 1:
-        parts = [_episodes(env_id, policy, size, seed, num_envs, progress)]
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            parts = [_episodes(env_id, policy, size, seed, num_envs, progress)]
+        finally:
+            torch.set_num_threads(threads)
     else:
         jobs = [(env_id, policy, quota, seed + 7919 * j, num_envs) for j, quota in enumerate(quotas)]
         with multiprocessing.get_context("spawn").Pool(workers) as pool:

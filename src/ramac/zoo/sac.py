@@ -201,7 +201,6 @@ class SACTrainer:
         until = cfg.total_steps if until is None else min(until, cfg.total_steps)
         start = time.time() - self.wall_offset
         obs, _ = self.env.reset()
-        episode_return = 0.0
         while self.step < until:
             if self.step < cfg.random_steps:
                 action = self.explore.uniform(self.env.action_space.low, self.env.action_space.high)
@@ -210,7 +209,6 @@ class SACTrainer:
                                         generator=self.sample_gen)[0].numpy()
             nxt, reward, terminated, truncated, _ = self.env.step(action)
             self.buffer.add(obs, action, float(reward), nxt, terminated, terminated or truncated)
-            episode_return += float(reward)
             obs = nxt
             self.step += 1
             if self.step >= cfg.random_steps:
@@ -221,7 +219,6 @@ class SACTrainer:
                 self._log(start, *self.evaluate())
             if terminated or truncated:
                 self.episode += 1
-                episode_return = 0.0
                 if self.step // cfg.checkpoint_every > self._last_ckpt_block or self.step >= until:
                     self.wall_offset = time.time() - start
                     self._save()
