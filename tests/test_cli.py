@@ -9,7 +9,7 @@ import pytest
 import torch
 import yaml
 
-from ramac.cli import IterationProgressBar, build_cli, main
+from ramac.cli import IterationProgressBar, build_cli, console, main, one_line
 
 SMALL = [
     "--model.init_args.diffusion_steps", "3", "--model.init_args.n_quantiles", "4",
@@ -91,3 +91,63 @@ def test_progress_bar_counts_iterations_not_epochs(repo_root, tmp_path):
     off = build_cli(["--config", os.path.join(repo_root, "conf", "bandit.yaml"), "--trainer.enable_progress_bar",
                      "false", "--trainer.default_root_dir", str(tmp_path)], run=False)
     assert off.trainer.progress_bar_callback is None
+
+
+def console_error(monkeypatch, capsys, *argv):
+    """Run the ``ramac`` console script in-process; return its stderr, which must be exactly one line."""
+    monkeypatch.setattr("sys.argv", ["ramac", *argv])
+    monkeypatch.delenv("RAMAC_TRACEBACK", raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        console()
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("ramac: error: "), err
+    return lines[0]
+
+
+@pytest.mark.parametrize(("option", "expected"), [
+    (["--model.init_args.risk_weight", "abc"], "--model.init_args.risk_weight: Expected a <class 'float'>"),
+    (["--model.risk_weight", "abc"], "--model.init_args.risk_weight: Expected a <class 'float'>"),
+    (["--model.init_args.distortion", "foo"], "--model.init_args.distortion: Expected a typing.Literal"),
+    (["--model.init_args.nonexistent", "1"], "--model.init_args: Option 'nonexistent' is not accepted"),
+    (["--model.class_path", "ramac.learners.NOPE"], "--model.class_path: module 'ramac.learners' has no"),
+    (["--trainer.max_steps", "x"], "--trainer.max_steps: Expected a <class 'int'>"),
+    (["--data.init_args.dataset_size", "x"], "--data.init_args.dataset_size: Expected a <class 'int'>"),
+    (["--model.init_args.ema_decay", "1.5"], "RADAC: ema_decay must be in [0, 1), got 1.5"),
+])
+def test_parse_errors_are_one_line_naming_the_key(repo_root, monkeypatch, capsys, option, expected):
+    line = console_error(monkeypatch, capsys, "fit", "--config", os.path.join(repo_root, "conf", "bandit.yaml"),
+                         *option)
+    assert expected in line
+
+
+def test_named_files_that_are_wrong_are_one_line_errors(repo_root, tmp_path, monkeypatch, capsys):
+    bandit = os.path.join(repo_root, "conf", "bandit.yaml")
+    assert "--config nothere.yaml: no such file" in console_error(monkeypatch, capsys, "fit", "--config",
+                                                                  "nothere.yaml")
+    (tmp_path / "bad.yaml").write_text("model: [\n")
+    line = console_error(monkeypatch, capsys, "fit", "--config", "bad.yaml")
+    assert "--config bad.yaml: not valid YAML" in line and "line 2" in line
+    (tmp_path / "notes.txt").write_text("hi\n")
+    for argv in (["fit", "--config", bandit, "--ckpt_path", "notes.txt"],
+                 ["fit", "--config", bandit, "--ckpt_path=notes.txt"],
+                 ["evaluate", "--config", os.path.join(repo_root, "conf", "hopper.yaml"), "--ckpt_path", "notes.txt"]):
+        assert "--ckpt_path notes.txt: not a ramac checkpoint" in console_error(monkeypatch, capsys, *argv)
+    torch.save({"state_dict": {}}, tmp_path / "plain.ckpt")  # a Lightning-like file without ramac's section
+    line = console_error(monkeypatch, capsys, "fit", "--config", bandit, "--ckpt_path", "plain.ckpt")
+    assert "--ckpt_path plain.ckpt: not a ramac checkpoint (no 'ramac' section)" in line
+    hopper = os.path.join(repo_root, "conf", "hopper.yaml")
+    line = console_error(monkeypatch, capsys, "fit", "--config", hopper, "--data.path", "absent.hdf5")
+    assert line == "ramac: error: data.path absent.hdf5: no such file"  # a path with the default source: that file
+    line = console_error(monkeypatch, capsys, "fit", "--config", hopper, "--data.source", "zoo", "--data.path", "x")
+    assert "data.path is only used with data.source=file (source is 'zoo'): drop --data.path" in line
+
+
+def test_one_line_keeps_the_key_and_the_reason():
+    message = ('Parser key "model":\n  Does not validate against any of the Union subtypes\n  Subtypes: [A, B]\n'
+               "  Errors:\n    - Problem with given class_path 'ramac.learners.RADAC':\n"
+               '        Parser key "risk_weight":\n          Expected a <class \'float\'>. Got value: abc\n'
+               "    - Expected a <class 'NoneType'>\n  Given value type: <class 'X'>\n  Given value: NestedArg()")
+    assert one_line(message) == "--model.init_args.risk_weight: Expected a <class 'float'>. Got value: abc"
+    assert one_line("plain reason") == "plain reason"

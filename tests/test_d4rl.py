@@ -38,7 +38,10 @@ def test_following_row_rule_matches_qlearning_dataset(tmp_path, dtype, with_next
     kept = [0, 1, 2, 3, 4, 5, 7, 8]  # rows 0..8, minus the timeout row 6; the last row is dropped
     assert len(t) == 8
     assert t.observations[:, 0].tolist() == kept
-    assert t.next_observations[:, 0].tolist() == [k + 1 for k in kept]  # always the following row
+    # the following row, except at the terminal row 3, whose true next state is the stored one when the
+    # file has it (qlearning_dataset would give row 4, the next episode's first state)
+    assert t.next_observations[:, 0].tolist() == [1, 2, 3, 3.5 if with_next else 4, 5, 6, 8, 9]
+    assert t.terminal_next == ("stored" if with_next else "following row")
     assert t.rewards.tolist() == [k + 100 for k in kept]
     assert t.actions[:, 0].tolist() == [-k for k in kept]
     assert t.terminals.tolist() == [0, 0, 0, 1, 0, 0, 0, 0]
@@ -48,6 +51,24 @@ def test_following_row_rule_matches_qlearning_dataset(tmp_path, dtype, with_next
     assert stats["episodes"] == 2 and stats["unfinished_steps"] == 2
     assert stats["return_max"] == pytest.approx(100 + 101 + 102 + 103)
     assert stats["return_min"] == pytest.approx(104 + 105)
+
+
+def test_terminal_rows_without_stored_next_state_are_re_simulated(tmp_path):
+    raw = read_d4rl_file(write_d4rl_file(tmp_path / "f.hdf5", hand_arrays(), next_observations=False))
+    calls = []
+
+    def simulate(obs, actions):
+        calls.append((obs.copy(), actions.copy()))
+        return obs + 0.25
+
+    t = d4rl_transitions(raw, "f.hdf5", "following_row", simulate)
+    assert t.terminal_next == "re-simulated"
+    assert t.next_observations[:, 0].tolist() == [1, 2, 3, 3.25, 5, 6, 8, 9]
+    (obs, actions), = calls  # one call, with the terminal row only
+    assert obs[:, 0].tolist() == [3] and actions[:, 0].tolist() == [-3]
+    with_next = read_d4rl_file(write_d4rl_file(tmp_path / "g.hdf5", hand_arrays()))
+    assert d4rl_transitions(with_next, "g.hdf5", "following_row", simulate).terminal_next == "stored"
+    assert len(calls) == 1  # the stored next state wins
 
 
 def test_stored_rule_keeps_timeout_rows(tmp_path):

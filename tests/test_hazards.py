@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import gymnasium as gym
 import numpy as np
@@ -101,6 +102,14 @@ def test_relabel_is_seeded_and_reads_the_next_observation():
     assert np.array_equal(a.transitions.terminals, data.terminals)  # no new terminals
     oraac = Hazard(kind="pose", probability=0.5, penalty=-50.0, low=-0.1, high=0.1, rule="oraac")
     assert not relabel(data, oraac, seed=7).risky.any()  # O-RAAC reads the current observation
+
+
+def test_relabel_refuses_terminal_rows_paired_with_the_following_row():
+    data = _transitions(np.zeros(10), np.full(10, 0.3))
+    ends = (np.arange(10) == 4).astype(np.float32)
+    paired = replace(data, terminals=ends, episode_ends=ends, terminal_next="following row")
+    with pytest.raises(ValueError, match="next observations of its 1 terminal rows are the following rows"):
+        relabel(paired, POSE, seed=0)
 
 
 # paper-notes §4.1 (released environment/configs) and §2 (released configs/radac.yaml)

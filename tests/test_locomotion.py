@@ -74,6 +74,31 @@ def test_data_module_relabels_checks_dimensions_and_normalises(tmp_path):
         _ = walker.transitions
 
 
+@pytest.mark.parametrize("with_next", [True, False])
+def test_pose_hazard_fires_on_falls(tmp_path, with_next):
+    """A terminal row's hazard is decided on the post-fall state, stored in the file or re-simulated;
+    the following row (the next episode's reset pose) would never fire."""
+    arrays = rollout_arrays(episodes=10, max_steps=60)
+    assert arrays["terminals"].sum() >= 5
+    path = write_d4rl_file(tmp_path / "hopper.hdf5", arrays, dtype=np.float64, next_observations=with_next)
+    certain = Hazard(kind="pose", probability=1.0, penalty=-50.0, low=-0.15, high=0.15, termination_factor=100.0)
+    dm = StochasticD4RLDataModule("hopper", "medium", path=str(path), hazard=certain)  # a path selects the file
+    assert dm.source == "file"
+    t = dm.transitions
+    assert dm.statistics["terminal_next_states"] == ("stored" if with_next else "re-simulated")
+    terminal = t.terminals == 1
+    true_pitch = arrays["next_observations"][:-1][~arrays["timeouts"][:-1]][:, 1]  # rows kept by the reader
+    np.testing.assert_allclose(t.next_observations[terminal], arrays["next_observations"][arrays["terminals"]],
+                               atol=1e-6)  # re-simulation reproduces MuJoCo's step
+    expected = (true_pitch < -0.15) | (true_pitch > 0.15)
+    assert np.array_equal(dm.penalised, expected)
+    assert dm.penalised[terminal].sum() >= 3  # falls past the pitch range are penalised
+    following_pitch = arrays["observations"][1:][~arrays["timeouts"][:-1]][:, 1][terminal]
+    assert not ((following_pitch < -0.15) | (following_pitch > 0.15)).any()  # reset poses: never risky
+    assert np.array_equal(t.rewards, (arrays["rewards"][:-1][~arrays["timeouts"][:-1]] - 50.0 * expected)
+                          .astype(np.float32))  # the stored reward plus the penalty
+
+
 @pytest.mark.parametrize(("kwargs", "message"), [
     (dict(source="file"), "needs data.path"),
     (dict(source="minari"), "needs data.minari_id"),

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 import lightning.pytorch as pl
+import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 
@@ -15,3 +19,18 @@ class RamacCheckpoint(ModelCheckpoint):
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.save_last and self._last_global_step_saved != trainer.global_step:
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+
+def read_checkpoint(path: str, option: str = "--ckpt_path") -> dict[str, Any]:
+    """Load a ramac checkpoint on the CPU (tensors memory-mapped); anything else is refused in one line that
+    names ``option`` and the file."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{option} {path}: no such file")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+    except Exception as err:  # torch.load raises many types for a file that is not a checkpoint
+        raise ValueError(f"{option} {path}: not a ramac checkpoint (torch.load failed: {type(err).__name__})") from err
+    missing = [key for key in ("state_dict", "ramac") if not isinstance(checkpoint, dict) or key not in checkpoint]
+    if missing:
+        raise ValueError(f"{option} {path}: not a ramac checkpoint (no {' or '.join(map(repr, missing))} section)")
+    return checkpoint

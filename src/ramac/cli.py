@@ -12,14 +12,16 @@ import logging
 import os
 import sys
 import warnings
+from argparse import ArgumentError
 from typing import Any
 
+import yaml
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ProgressBar, RichProgressBar
 from lightning.pytorch.cli import ArgsType, LightningCLI
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-from ramac.checkpointing import RamacCheckpoint
+from ramac.checkpointing import RamacCheckpoint, read_checkpoint
 from ramac.data.datamodule import OfflineDataModule
 from ramac.learners.base import OfflineLearner
 
@@ -101,7 +103,8 @@ def build_cli(args: ArgsType = None, run: bool = True) -> RamacCLI:
         subclass_mode_model=True,
         subclass_mode_data=True,
         seed_everything_default=0,
-        parser_kwargs={"parser_mode": "omegaconf"},
+        # parse errors raise (ArgumentError) instead of printing the usage: `console` shows them in one line
+        parser_kwargs={"parser_mode": "omegaconf", "exit_on_error": False},
         trainer_defaults={"default_root_dir": "runs/default", "max_steps": 1000, "log_every_n_steps": 50},
         args=args,
         run=run,
@@ -113,10 +116,75 @@ def main(args: ArgsType = None) -> None:
     build_cli(args)
 
 
+_STRUCTURE = ("Does not validate against any of the Union subtypes", "Subtypes:", "Errors:", "Given value",
+              "Expected a <class 'NoneType'>", "tip:")
+
+
+def one_line(message: str) -> str:
+    """The essence of a (jsonargparse) error message on one line: the full option key and the innermost reason.
+
+    jsonargparse nests its reasons: ``Parser key "model": ... Problem with given class_path 'C': ... Parser
+    key "risk_weight": Expected a <class 'float'>. Got value: abc``. This keeps the key path
+    (``model.init_args.risk_weight``) and the first line that is a reason, not structure.
+    """
+    keys: list[str] = []
+    reasons: list[str] = []
+    in_class = False  # after "Problem with given class_path": the next key is one of its init_args
+    for raw in message.splitlines():
+        line = raw.strip().removeprefix("- ").strip()
+        if not line or line.startswith(_STRUCTURE):
+            continue
+        if line.startswith("Parser key "):
+            key, _, rest = line.removeprefix("Parser key ").partition(":")
+            keys += ["init_args", key.strip('"')] if in_class and not reasons else [key.strip('"')]
+            in_class, line = False, rest.strip()
+        elif line.startswith("Problem with given class_path"):
+            in_class = not reasons
+            continue
+        if line:
+            reasons.append(line)
+    if not reasons:
+        return " ".join(message.split())
+    if in_class and keys:  # the class itself was the problem: a bad class_path or an unknown init arg
+        keys.append("init_args" if reasons[0].startswith("Option '") else "class_path")
+    key = ".".join(keys)
+    return f"--{key}: {reasons[0]}" if key else reasons[0]
+
+
+def _option_values(argv: list[str], *names: str) -> list[str]:
+    """Values of ``--name VALUE`` and ``--name=VALUE`` in ``argv``."""
+    values = []
+    for index, arg in enumerate(argv):
+        if arg in names and index + 1 < len(argv):
+            values.append(argv[index + 1])
+        elif arg.partition("=")[0] in names and "=" in arg:
+            values.append(arg.partition("=")[2])
+    return values
+
+
+def check_named_files(argv: list[str]) -> None:
+    """Refuse a ``--config`` that is missing or not YAML and a ``--ckpt_path`` that is not a ramac checkpoint,
+    naming the option and the file (jsonargparse and ``torch.load`` name neither), before any work starts."""
+    for path in _option_values(argv, "--config", "-c"):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"--config {path}: no such file")
+        try:
+            with open(path) as handle:
+                yaml.safe_load(handle)
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+            raise ValueError(f"--config {path}: not valid YAML ({problem}{where})") from err
+    for path in _option_values(argv, "--ckpt_path"):
+        if path not in ("last", "best", "hpc", "registry"):  # Lightning's names for checkpoints it finds
+            read_checkpoint(path)
+
+
 def console() -> None:
     """The ``ramac`` console script: like :func:`main`, but bad input ends with a one-line error, not a traceback.
 
-    Set ``RAMAC_TRACEBACK=1`` to see the traceback.
+    Set ``RAMAC_TRACEBACK=1`` to see the traceback (and jsonargparse's full message).
     """
     try:
         if sys.argv[1:2] == ["data"]:
@@ -126,14 +194,16 @@ def console() -> None:
         elif sys.argv[1:2] == ["evaluate"]:
             from ramac.evaluate_cli import main as evaluate_main
 
+            check_named_files(sys.argv[2:])
             evaluate_main(sys.argv[2:])
         else:
+            check_named_files(sys.argv[1:])
             main()
-    except (FileNotFoundError, PermissionError, KeyError, ValueError, TypeError, ImportError) as err:
+    except (ArgumentError, FileNotFoundError, PermissionError, KeyError, ValueError, TypeError, ImportError) as err:
         if os.environ.get("RAMAC_TRACEBACK"):
             raise
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        sys.stderr.write(f"ramac: error: {message}\n")
+        message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+        sys.stderr.write(f"ramac: error: {one_line(str(message))}\n")
         raise SystemExit(2) from None
 
 

@@ -34,6 +34,7 @@ def main(argv: list[str]) -> None:
     from rich.table import Table
 
     from ramac.callbacks.evaluation import DEFAULT_HORIZON
+    from ramac.checkpointing import read_checkpoint
     from ramac.cli import build_cli
     from ramac.data.locomotion import StochasticD4RLDataModule
     from ramac.evaluation.evaluate import evaluate_learner
@@ -45,9 +46,7 @@ def main(argv: list[str]) -> None:
     model, data = cli.model, cli.datamodule
     if not isinstance(data, StochasticD4RLDataModule):
         raise TypeError(f"ramac evaluate needs a locomotion task config, got data {type(data).__name__}")
-    checkpoint = torch.load(args.ckpt_path, map_location="cpu", weights_only=False)
-    if "state_dict" not in checkpoint:
-        raise KeyError(f"{args.ckpt_path}: not a Lightning checkpoint (no 'state_dict')")
+    checkpoint = read_checkpoint(args.ckpt_path)
     model.load_state_dict(checkpoint["state_dict"])
     detector = None
     if args.ood_kappa > 0:

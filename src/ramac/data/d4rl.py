@@ -10,7 +10,11 @@ Transition rules (``next_observations`` option):
 - ``following_row`` (default; what ``d4rl.qlearning_dataset`` does): row ``i`` becomes
   ``(obs[i], act[i], r[i], obs[i+1], terminals[i])`` for ``i < N-1``; rows flagged ``timeouts`` and the
   last row are dropped (their next observation is not the following row). ``done`` comes from
-  ``terminals`` only.
+  ``terminals`` only. One deviation from ``qlearning_dataset``: a terminal row's following row is the
+  next episode's first state, so its next observation is taken from the file's ``next_observations``
+  when it has them, else re-simulated (``simulate_next``) when the caller gives a simulator, else left
+  as the following row and labelled so (``Transitions.terminal_next``). A terminal row does not
+  bootstrap, so this changes no TD target; it matters for a hazard decided on the next state.
 - ``stored``: uses the file's ``next_observations``, so every row is kept, timeout rows included
   (``done`` still from ``terminals`` only; a time limit is bootstrapped).
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -29,6 +34,7 @@ import numpy as np
 from ramac.data.transitions import Transitions
 
 NextObservationRule = Literal["following_row", "stored"]
+NextStateSimulator = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (obs [R, O], actions [R, A]) -> [R, O]
 
 D4RL_ENVS = ("hopper", "walker2d", "halfcheetah")
 D4RL_DATASETS = ("random", "medium", "expert", "medium-replay", "medium-expert", "full-replay")
@@ -144,7 +150,8 @@ def read_d4rl_file(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
 
 
 def d4rl_transitions(raw: dict[str, np.ndarray], source: str,
-                     next_observations: NextObservationRule = "following_row") -> Transitions:
+                     next_observations: NextObservationRule = "following_row",
+                     simulate_next: NextStateSimulator | None = None) -> Transitions:
     """Turn the arrays of a D4RL file into transitions with the chosen rule (module docstring)."""
     terminals = raw["terminals"].astype(bool)
     timeouts = raw["timeouts"].astype(bool)
@@ -163,6 +170,16 @@ def d4rl_transitions(raw: dict[str, np.ndarray], source: str,
         raise ValueError(f"{source}: no transitions left after dropping timeout rows and the last row")
     # a kept row ends its episode when it is terminal or the following row is the time-limit row
     ends = terminals[keep] | timeouts[keep + 1]
-    return Transitions(raw["observations"][keep], raw["actions"][keep], raw["rewards"][keep],
-                       raw["observations"][keep + 1], terminals[keep].astype(np.float32), source=source,
-                       episode_ends=ends.astype(np.float32))
+    next_obs = raw["observations"][keep + 1].copy()
+    terminal_rows = keep[terminals[keep]]  # file rows whose following row starts the next episode
+    origin = "stored"
+    if terminal_rows.size and "next_observations" in raw:
+        next_obs[terminals[keep]] = raw["next_observations"][terminal_rows]
+    elif terminal_rows.size and simulate_next is not None:
+        next_obs[terminals[keep]] = simulate_next(raw["observations"][terminal_rows], raw["actions"][terminal_rows])
+        origin = "re-simulated"
+    elif terminal_rows.size:
+        origin = "following row"
+    return Transitions(raw["observations"][keep], raw["actions"][keep], raw["rewards"][keep], next_obs,
+                       terminals[keep].astype(np.float32), source=source, episode_ends=ends.astype(np.float32),
+                       terminal_next=origin)

@@ -18,7 +18,8 @@ The hazard (``hazard``, per task in ``conf/``) relabels the rewards with a seede
 from __future__ import annotations
 
 import os
-from functools import cached_property
+from dataclasses import replace
+from functools import cached_property, partial
 from typing import Any, Literal
 
 import gymnasium as gym
@@ -41,6 +42,7 @@ from ramac.data.normalization import observation_statistics
 from ramac.data.statistics import dataset_statistics, print_statistics
 from ramac.data.transitions import Transitions
 from ramac.envs.hazards import Hazard, relabel
+from ramac.envs.resimulation import simulate_next_observations
 from ramac.zoo.registry import ENV_IDS, ZOO_DATASETS, make_dataset  # ENV_IDS: the gymnasium envs of the tasks
 
 
@@ -51,7 +53,7 @@ class StochasticD4RLDataModule(OfflineDataModule):
         env: ``hopper``, ``walker2d`` or ``halfcheetah``.
         dataset: D4RL dataset name (``medium-replay``, ``medium-expert``, ...).
         source: ``auto``, ``zoo``, ``d4rl``, ``file`` or ``minari`` (module docstring).
-        path: the file for ``source=file``.
+        path: the file for ``source=file``; a path given with the default ``source=auto`` selects ``file``.
         minari_id: the dataset id for ``source=minari`` (e.g. ``mujoco/hopper/medium-v0``).
         zoo_size: transitions of a zoo dataset (default: D4RL's sizes).
         zoo_seed: seed of the zoo rollouts.
@@ -76,6 +78,8 @@ class StochasticD4RLDataModule(OfflineDataModule):
             raise ValueError(f"data.dataset must be one of {D4RL_DATASETS}, got {dataset!r}")
         if source not in ("auto", "zoo", "d4rl", "file", "minari"):
             raise ValueError(f"data.source must be 'auto', 'zoo', 'd4rl', 'file' or 'minari', got {source!r}")
+        if path and source == "auto":  # a user who names a file means that file
+            source = "file"
         if source == "zoo" and dataset not in ZOO_DATASETS:
             raise ValueError(f"data.source=zoo: the zoo makes {ZOO_DATASETS}, not {dataset!r}")
         if source == "file" and not path:
@@ -83,7 +87,8 @@ class StochasticD4RLDataModule(OfflineDataModule):
         if source == "minari" and not minari_id:
             raise ValueError("data.source=minari needs data.minari_id (e.g. mujoco/hopper/medium-v0)")
         if path and source != "file":
-            raise ValueError(f"data.path is only used with data.source=file (source is {source!r})")
+            raise ValueError(f"data.path is only used with data.source=file (source is {source!r}): drop "
+                             "--data.path, or give --data.source file")
         self.env, self.dataset, self.source, self.path, self.minari_id = env, dataset, source, path, minari_id
         self.download, self.next_observations = download, next_observations
         self.zoo_size, self.zoo_seed = zoo_size, zoo_seed
@@ -155,9 +160,12 @@ class StochasticD4RLDataModule(OfflineDataModule):
         else:
             assert self.path is not None
             path = self.path
+            if not os.path.isfile(path):
+                raise FileNotFoundError(f"data.path {path}: no such file")
         raw = read_d4rl_file(path)
         info = {"resolved_source": source, "path": os.path.abspath(path), "file_bytes": os.path.getsize(path)}
-        return d4rl_transitions(raw, str(path), self.next_observations), info
+        simulate = partial(simulate_next_observations, self.env_id)  # used where a file lacks next_observations
+        return d4rl_transitions(raw, str(path), self.next_observations, simulate), info
 
     def load_transitions(self) -> Transitions:
         transitions, info = self._load_raw()
@@ -173,10 +181,9 @@ class StochasticD4RLDataModule(OfflineDataModule):
         if self.normalize_observations:
             mean, std = observation_statistics(transitions.observations)
             self.observation_stats = (mean, std)
-            transitions = Transitions((transitions.observations - mean) / std, transitions.actions,
-                                      transitions.rewards, (transitions.next_observations - mean) / std,
-                                      transitions.terminals, source=transitions.source + " (normalised)",
-                                      episode_ends=transitions.episode_ends)
+            transitions = replace(transitions, observations=(transitions.observations - mean) / std,
+                                  next_observations=(transitions.next_observations - mean) / std,
+                                  source=transitions.source + " (normalised)")
         self.load_info = {"source": self.source, "env": self.env_id, "dataset": self.dataset, **info}
         return transitions
 

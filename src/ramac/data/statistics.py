@@ -30,6 +30,7 @@ def dataset_statistics(transitions: Transitions, risky: np.ndarray | None = None
         "return_mean": float(returns.mean()) if returns.size else float("nan"),
         "return_min": float(returns.min()) if returns.size else float("nan"),
         "return_max": float(returns.max()) if returns.size else float("nan"),
+        "terminal_next_states": transitions.terminal_next,
     }
     if risky is not None and penalised is not None:
         stats["risky_share"] = float(np.mean(risky))
@@ -45,5 +46,6 @@ def print_statistics(stats: dict[str, Any], title: str) -> None:
     table.add_column("statistic")
     table.add_column("value", justify="right")
     for key, value in stats.items():
-        table.add_row(key.replace("_", " "), f"{value:,.2f}" if isinstance(value, float) else f"{value:,}")
+        text = f"{value:,.2f}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else str(value)
+        table.add_row(key.replace("_", " "), text)
     Console().print(table)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
 
 from ramac.types import Batch
+
+TerminalNext = Literal["stored", "re-simulated", "following row"]
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,10 @@ class Transitions:
     ``terminals`` is 1.0 only where the environment truly terminated; time-limit truncations are not
     terminals (their ``s'`` is still bootstrapped). ``episode_ends`` marks the last transition of each
     episode (terminal or time limit); it only serves statistics and defaults to ``terminals``.
+    ``terminal_next`` says where the next observations of the terminal rows come from: ``stored`` (the
+    environment's true next state), ``re-simulated`` (``ramac.envs.resimulation``) or ``following row``
+    (``d4rl.qlearning_dataset``'s pairing: the next episode's first state, fine for learning since a
+    terminal row does not bootstrap, wrong for a hazard decided on the next state).
     """
 
     observations: np.ndarray  # [N, O]
@@ -27,9 +34,13 @@ class Transitions:
     terminals: np.ndarray  # [N]
     source: str = "<memory>"
     episode_ends: np.ndarray | None = None  # [N]
+    terminal_next: TerminalNext = "stored"
 
     def __post_init__(self) -> None:
         src = self.source
+        if self.terminal_next not in ("stored", "re-simulated", "following row"):
+            raise ValueError(f"{src}: terminal_next must be 'stored', 're-simulated' or 'following row', "
+                             f"got {self.terminal_next!r}")
         if self.episode_ends is None:
             object.__setattr__(self, "episode_ends", np.asarray(self.terminals).copy())
         arrays = {"observations": self.observations, "actions": self.actions, "rewards": self.rewards,

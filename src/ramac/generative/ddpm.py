@@ -15,6 +15,7 @@ import math
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from ramac.nn.denoiser import Denoiser
@@ -116,6 +117,10 @@ def epsilon_loss(
     the forward-KL BC term ``L_BC`` of RAMAC Eq. 12.
     """
     noisy = schedule.q_sample(actions, timesteps, noise)
-    time_part = denoiser.time_features(torch.arange(schedule.steps, device=obs.device))[timesteps]
+    # Row lookup with `embedding`, not `table[timesteps]`: the backward of advanced indexing accumulates
+    # with parallel atomic adds on CPU, whose order (hence float rounding) varies from run to run with
+    # two or more threads; embedding's backward is deterministic and faster (BENCHMARKS.md).
+    time_table = denoiser.time_features(torch.arange(schedule.steps, device=obs.device))  # [T, H]
+    time_part = F.embedding(timesteps, time_table)  # [B, H]
     eps = denoiser.trunk(noisy, denoiser.obs_features(obs) + time_part)
     return (eps - noise).square().mean()
