@@ -41,7 +41,8 @@ def tiny_radac(**overrides):
     from ramac.learners.radac import RADAC
 
     kwargs = dict(obs_dim=3, action_dim=2, n_quantiles=4, critic_embedding_dim=8, critic_hidden_dim=16,
-                  actor_hidden_dim=16, diffusion_steps=3, ema_start_iteration=2, ema_every=2, critic_lr=1e-3)
+                  actor_hidden_dim=16, diffusion_steps=3, ema_start_iteration=2, ema_every=2, critic_lr=1e-3,
+                  risk_warmup_iterations=0)
     kwargs.update(overrides)
     return RADAC(**kwargs)
 

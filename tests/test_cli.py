@@ -38,6 +38,10 @@ def test_fit_writes_config_checkpoint_and_report(repo_root, tmp_path):
     assert ckpt["BanditDataModule"]["data"]["transitions"] == 256
     report = json.loads((tmp_path / "run" / "bandit.json").read_text())
     assert report["iterations"] == 12 and 0.0 <= report["safe_fraction_learner"] <= 1.0
+    for who in ("behaviour", "bc", "learner"):  # every sample is in the centre, on the ring or between
+        total = sum(report[f"{region}_fraction_{who}"] for region in ("safe", "ring", "between"))
+        assert total == pytest.approx(1.0), who
+    assert report["ring_fraction_behaviour"] > 0.45 and report["between_fraction_behaviour"] < 0.05
     assert (tmp_path / "run" / "bandit.png").stat().st_size > 10_000
     configs = list((tmp_path / "run").rglob("config.yaml"))
     assert configs, "LightningCLI should save the resolved config"

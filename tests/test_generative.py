@@ -102,3 +102,25 @@ def test_actor_gradients_flow_through_every_denoising_step():
 
 
 REGRESSION = [[-3.0, -0.13712048530578613], [-0.17249003052711487, -1.9095675945281982]]
+
+
+@pytest.mark.parametrize(("schedule", "steps"), [("vp", 5), ("vp", 20), ("cosine", 10), ("linear", 8)])
+def test_posterior_coefficients_against_gaussian_conditioning(schedule, steps):
+    """q(x_{t-1} | x_t, x_0) obtained independently, by conditioning the joint Gaussian of (x_{t-1}, x_t) given
+    x_0 (x_{t-1} = sqrt(abar_{t-1}) x_0 + sqrt(1 - abar_{t-1}) e1, x_t = sqrt(1 - beta_t) x_{t-1} + sqrt(beta_t) e2):
+    mean = sqrt(abar_{t-1}) x_0 + C / V (x_t - sqrt(abar_t) x_0), variance = v_prev - C^2 / V."""
+    sched = DDPMSchedule(schedule, steps)
+    betas = torch.tensor(make_betas(schedule, steps), dtype=torch.float64)
+    for t in range(steps):
+        abar_prev = float(torch.prod(1 - betas[:t]))  # empty product: 1 at t = 0
+        v_prev = 1 - abar_prev
+        cov = math.sqrt(1 - float(betas[t])) * v_prev  # Cov(x_{t-1}, x_t | x_0)
+        var_t = (1 - float(betas[t])) * v_prev + float(betas[t])  # Var(x_t | x_0)
+        gain = cov / var_t
+        abar_t = abar_prev * (1 - float(betas[t]))
+        # mean = gain x_t + (sqrt(abar_prev) - gain sqrt(abar_t)) x_0
+        assert sched.posterior_coef_xt[t] == pytest.approx(gain, rel=1e-9, abs=1e-12)
+        assert sched.posterior_coef_x0[t] == pytest.approx(math.sqrt(abar_prev) - gain * math.sqrt(abar_t), rel=1e-9)
+        variance = v_prev - cov * cov / var_t
+        assert sched.posterior_std[t] == pytest.approx(math.sqrt(max(variance, 1e-20)), rel=1e-6, abs=1e-10)
+        assert sched.alphas_cumprod[t] == pytest.approx(abar_t, rel=1e-12)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from dataclasses import replace
 
@@ -112,39 +113,62 @@ def test_relabel_refuses_terminal_rows_paired_with_the_following_row():
         relabel(paired, POSE, seed=0)
 
 
-# paper-notes §4.1 (released environment/configs) and §2 (released configs/radac.yaml)
-TASKS = {
-    "halfcheetah-medium-expert": (dict(kind="velocity", obs_index=8, max_velocity=10.0, probability=0.05,
-                                       penalty=-70.0),
-                                  dict(critic_lr=5e-5, risk_weight=0.02, n_quantiles=32, critic_embedding_dim=128)),
-    "halfcheetah-medium-replay": (dict(kind="velocity", obs_index=8, max_velocity=5.0, probability=0.05,
-                                       penalty=-60.0),
-                                  dict(critic_lr=5e-5, risk_weight=0.02)),
-    "hopper-medium-expert": (dict(kind="pose", obs_index=1, low=-0.17, high=0.04, probability=0.1, penalty=-50.0,
-                                  termination_factor=100.0), dict(risk_warmup_iterations=300000)),
-    "hopper-medium-replay": (dict(kind="pose", obs_index=1, low=-0.1, high=0.1, probability=0.1, penalty=-50.0,
-                                  termination_factor=2.0),
-                             dict(target_clip=[-150.0, 150.0], bc_weight=1.5, risk_warmup_iterations=300000)),
-    "walker2d-medium-expert": (dict(kind="pose", obs_index=1, low=-0.5, high=0.5, probability=0.1, penalty=-30.0,
-                                    termination_factor=2.0), dict(bc_weight=1.5, risk_warmup_iterations=300000)),
-    "walker2d-medium-replay": (dict(kind="pose", obs_index=1, low=-0.5, high=0.5, probability=0.1, penalty=-30.0,
-                                    termination_factor=2.0),
-                               dict(critic_lr=5e-6, risk_weight=0.02, max_grad_norm=3.0, n_quantiles=8,
-                                    critic_embedding_dim=32)),
+# paper-notes §4.1 (released environment/configs): the hazard of each task
+HAZARDS = {
+    "halfcheetah-medium-expert": dict(kind="velocity", obs_index=8, max_velocity=10.0, probability=0.05, penalty=-70.0),
+    "halfcheetah-medium-replay": dict(kind="velocity", obs_index=8, max_velocity=5.0, probability=0.05, penalty=-60.0),
+    "hopper-medium-expert": dict(kind="pose", obs_index=1, low=-0.17, high=0.04, probability=0.1, penalty=-50.0,
+                                 termination_factor=100.0),
+    "hopper-medium-replay": dict(kind="pose", obs_index=1, low=-0.1, high=0.1, probability=0.1, penalty=-50.0,
+                                 termination_factor=2.0),
+    "walker2d-medium-expert": dict(kind="pose", obs_index=1, low=-0.5, high=0.5, probability=0.1, penalty=-30.0,
+                                   termination_factor=2.0),
+    "walker2d-medium-replay": dict(kind="pose", obs_index=1, low=-0.5, high=0.5, probability=0.1, penalty=-30.0,
+                                   termination_factor=2.0),
 }
 
+# paper-notes §2, the released configs/radac.yaml table, column by column: lr_actor, lr_critic, eta (risk weight),
+# tau (target update rate), grad_norm, N quantiles, emb_dim, q_clip, lambda_bc, eta warm-up steps
+RELEASED = {
+    "halfcheetah-medium-expert": (3e-4, 5e-5, 0.02, 0.005, 5.0, 32, 128, 300.0, 1.0, 0),
+    "halfcheetah-medium-replay": (3e-4, 5e-5, 0.02, 0.005, 5.0, 16, 64, 300.0, 1.0, 0),
+    "hopper-medium-expert": (3e-4, 1e-5, 0.05, 0.005, 5.0, 16, 64, 300.0, 1.0, 300_000),
+    "hopper-medium-replay": (3e-4, 1e-5, 0.05, 0.005, 5.0, 16, 64, 150.0, 1.5, 300_000),
+    "walker2d-medium-expert": (3e-4, 1e-5, 0.05, 0.005, 5.0, 16, 64, 300.0, 1.5, 300_000),
+    "walker2d-medium-replay": (3e-4, 5e-6, 0.02, 0.005, 3.0, 8, 32, 300.0, 1.0, 300_000),
+}
+COLUMNS = ("actor_lr", "critic_lr", "risk_weight", "target_update_rate", "max_grad_norm", "n_quantiles",
+           "critic_embedding_dim", "target_clip", "bc_weight", "risk_warmup_iterations")
 
-@pytest.mark.parametrize("task", sorted(TASKS))
-def test_task_configs_hold_the_papers_parameters(repo_root, task):
+
+def effective_model_args(repo_root, task):
+    """The learner's arguments a task config produces: the signature defaults, then the config's values."""
+    from ramac.learners.radac import RADAC
+
     with open(os.path.join(repo_root, "conf", f"{task}.yaml")) as handle:
         config = yaml.safe_load(handle)
-    hazard, model = TASKS[task]
-    assert config["data"]["init_args"]["hazard"] == hazard
+    assert config["model"]["class_path"] == "ramac.learners.RADAC"
+    defaults = {name: p.default for name, p in inspect.signature(RADAC).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    return {**defaults, **(config["model"].get("init_args") or {})}, config
+
+
+@pytest.mark.parametrize("task", sorted(HAZARDS))
+def test_task_configs_hold_the_released_parameters(repo_root, task):
+    args, config = effective_model_args(repo_root, task)
+    assert config["data"]["init_args"]["hazard"] == HAZARDS[task]
     Hazard(**config["data"]["init_args"]["hazard"])  # valid
     env, dataset = task.split("-", 1)
     assert config["data"]["init_args"]["env"] == env and config["data"]["init_args"]["dataset"] == dataset
-    for key, value in model.items():
-        assert config["model"]["init_args"][key] == value, key
+    for key, released in zip(COLUMNS, RELEASED[task], strict=True):
+        value = args[key]
+        if key == "target_clip":
+            assert tuple(value) == (-released, released), (task, key)
+        else:
+            assert value == released and type(value) is type(released), (task, key, value)
+    # the quantile counts: N online, and the target and risk levels default to N (released: one N for all)
+    assert args["n_target_quantiles"] is None and args["n_risk_quantiles"] is None
+    # the released embedding and cosine features move together (the cosine features are N in our critic)
     assert os.path.realpath(os.path.join(repo_root, "conf", "hopper.yaml")).endswith("hopper-medium-expert.yaml")
 
 
@@ -155,3 +179,32 @@ def test_bad_hazards_are_refused():
         Hazard(kind="pose", probability=0.1, penalty=-1.0, low=0.1, high=-0.1)
     with pytest.raises(ValueError, match="max_velocity"):
         Hazard(kind="velocity", probability=0.1, penalty=-1.0)
+
+
+@pytest.mark.parametrize(("env_id", "pitch_joint"), [("Hopper-v5", "rooty"), ("Walker2d-v5", "rooty")])
+def test_obs_1_is_the_torso_pitch_on_the_v5_envs(env_id, pitch_joint):
+    env = gym.make(env_id)
+    sim = env.unwrapped
+    sim.reset(seed=0)
+    joint = sim.model.joint(pitch_joint)
+    assert int(joint.qposadr[0]) == 2  # qpos = (rootx, rootz, rooty, ...); obs = qpos[1:] then qvel
+    qpos, qvel = sim.init_qpos.copy(), sim.init_qvel.copy()
+    qpos[2] = 0.321
+    sim.set_state(qpos, qvel)
+    assert sim._get_obs()[1] == pytest.approx(0.321)
+    env.close()
+
+
+def test_obs_8_is_the_forward_velocity_on_halfcheetah_v5():
+    env = gym.make("HalfCheetah-v5")
+    env.reset(seed=0)
+    sim = env.unwrapped
+    assert int(sim.model.joint("rootx").dofadr[0]) == 0  # qvel[0] is the root's forward (x) velocity
+    qvel = sim.init_qvel.copy()
+    qvel[0] = 7.5
+    sim.set_state(sim.init_qpos.copy(), qvel)
+    assert sim._get_obs()[8] == pytest.approx(7.5)  # obs = qpos[1:] (8 entries), then qvel
+    x_before = sim.data.qpos[0]
+    _, _, _, _, info = env.step(np.zeros(6))
+    assert info["x_velocity"] > 0 and sim.data.qpos[0] > x_before  # positive obs[8]: moving forward
+    env.close()

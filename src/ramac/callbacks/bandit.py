@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ramac.data.bandit import BanditDataModule
-from ramac.envs.bandit import RING, RiskyBandit
+from ramac.envs.bandit import ELSEWHERE, RING, RiskyBandit
 from ramac.gradients import clip_grad_norm_
 from ramac.rng import iteration_seed
 
@@ -100,8 +100,13 @@ class BanditReport(pl.Callback):
             "safe_fraction_behaviour": bandit.safe_fraction(contexts, behaviour),
             "safe_fraction_bc": bandit.safe_fraction(contexts, reference),
             "safe_fraction_learner": bandit.safe_fraction(contexts, learned),
+            "ring_fraction_behaviour": float(np.mean(bandit.regions(contexts, behaviour) == RING)),
             "ring_fraction_bc": float(np.mean(bandit.regions(contexts, reference) == RING)),
             "ring_fraction_learner": float(np.mean(bandit.regions(contexts, learned) == RING)),
+            # between and outside the two modes, where the behaviour has almost no data: OOD leakage
+            "between_fraction_behaviour": float(np.mean(bandit.regions(contexts, behaviour) == ELSEWHERE)),
+            "between_fraction_bc": float(np.mean(bandit.regions(contexts, reference) == ELSEWHERE)),
+            "between_fraction_learner": float(np.mean(bandit.regions(contexts, learned) == ELSEWHERE)),
         }
         os.makedirs(trainer.default_root_dir, exist_ok=True)
         path = os.path.join(trainer.default_root_dir, self.filename)
@@ -125,17 +130,22 @@ def _plot(path: str, bandit: RiskyBandit, contexts: np.ndarray, behaviour: np.nd
     scatter = axes[0].scatter(*(behaviour - centre).T, c=rewards, s=5, cmap="viridis", vmin=bandit.penalty,
                               vmax=bandit.ring_reward)
     fig.colorbar(scatter, ax=axes[0], label="sampled reward")
-    axes[0].set_title(f"(a) ground truth (safe {results['safe_fraction_behaviour']:.0%})")
+    def shares(who: str) -> str:
+        return (f"centre {results[f'safe_fraction_{who}']:.0%}, ring {results[f'ring_fraction_{who}']:.0%}, "
+                f"between {results[f'between_fraction_{who}']:.0%}")
+
+    axes[0].set_title(f"(a) ground truth\n{shares('behaviour')}")
     axes[1].scatter(*(reference - centre).T, s=5, color="tab:orange")
-    axes[1].set_title(f"(b) BC only, risk weight 0 (safe {results['safe_fraction_bc']:.0%})")
+    axes[1].set_title(f"(b) BC only, risk weight 0\n{shares('bc')}")
     axes[2].scatter(*(learned - centre).T, s=5, color="tab:blue")
-    axes[2].set_title(f"(c) {learner_name} (safe {results['safe_fraction_learner']:.0%})")
+    axes[2].set_title(f"(c) {learner_name}\n{shares('learner')}")
     for ax in axes:
         ax.add_patch(plt.Circle((0, 0), bandit.safe_radius, fill=False, ls="--", color="green"))
         for radius in (bandit.ring_radius - bandit.ring_halfwidth, bandit.ring_radius + bandit.ring_halfwidth):
             ax.add_patch(plt.Circle((0, 0), radius, fill=False, ls=":", color="red"))
         ax.set(xlim=(-1.05, 1.05), ylim=(-1.05, 1.05), aspect="equal", xlabel="a₁ − c₁", ylabel="a₂ − c₂")
-    fig.suptitle(f"2-D risky bandit after {results['iterations']} iterations: share of samples in the safe centre")
+    fig.suptitle(f"2-D risky bandit after {results['iterations']} iterations: shares of samples in the safe centre, "
+                 "on the ring and between or outside the modes")
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

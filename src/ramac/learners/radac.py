@@ -44,8 +44,9 @@ def _positive(name: str, value: float) -> None:
 
 
 class RADAC(OfflineLearner):
-    """Risk-Aware Diffusion Actor-Critic. Defaults are the paper's/released code's
-    (hopper-medium-expert row of paper-notes §2 where values differ by task).
+    """Risk-Aware Diffusion Actor-Critic. Defaults are the released code's: ``main.py`` for the global
+    values and the hopper-medium-expert row of ``configs/radac.yaml`` where values differ by task (the
+    task configs in ``conf/`` set only what differs from that row; ``tests/test_learner.py`` pins both).
 
     Args:
         obs_dim, action_dim: set from the data (linked by the CLI).
@@ -86,7 +87,7 @@ class RADAC(OfflineLearner):
         critic_hidden_dim: int = 256,
         discount: float = 0.99,
         target_update_rate: float = 0.005,
-        target_clip: tuple[float, float] | None = None,
+        target_clip: tuple[float, float] | None = (-300.0, 300.0),
         huber_kappa: float = 1.0,
         quantile_pairing: QuantilePairing = "standard",
         diffusion_steps: int = 5,
@@ -98,7 +99,7 @@ class RADAC(OfflineLearner):
         distortion: Distortion = "cvar",
         cvar_alpha: float = 0.1,
         distortion_param: float | None = None,
-        risk_warmup_iterations: int = 0,
+        risk_warmup_iterations: int = 300_000,
         risk_ramp_iterations: int = 0,
         ema_decay: float = 0.995,
         ema_every: int = 5,
