@@ -2,7 +2,7 @@
 ``F.embedding`` (ramac) against advanced indexing ``table[timesteps]`` (before; its backward accumulates with
 parallel atomic adds, so two runs at 2+ threads differed by ~1e-7). Alternating repeats in one process.
 
-    python bench/bc_lookup.py --threads 2 [--task hopper]
+    cd bench && python bc_lookup.py --threads 2 [--task hopper]
 """
 
 from __future__ import annotations
@@ -10,20 +10,15 @@ from __future__ import annotations
 import argparse
 import statistics
 import warnings
+from types import SimpleNamespace
 
 import torch
 from update_step import TASKS, run
 
-import ramac.actors
 from ramac.generative import ddpm
 
-
-def indexed_epsilon_loss(denoiser, schedule, obs, actions, timesteps, noise):
-    """The previous lookup: ``time_table[timesteps]`` (same value, non-deterministic backward on CPU)."""
-    noisy = schedule.q_sample(actions, timesteps, noise)
-    time_part = denoiser.time_features(torch.arange(schedule.steps, device=obs.device))[timesteps]
-    eps = denoiser.trunk(noisy, denoiser.obs_features(obs) + time_part)
-    return (eps - noise).square().mean()
+# `ddpm` looks rows up with `F.embedding(timesteps, table)`; the previous code indexed `table[timesteps]`
+LOOKUPS = {"embedding": ddpm.F, "indexing": SimpleNamespace(embedding=lambda index, table: table[index])}
 
 
 def main() -> None:
@@ -35,12 +30,12 @@ def main() -> None:
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     torch.set_num_threads(args.threads)
-    medians: dict[str, list[float]] = {"embedding": [], "indexing": []}
+    medians: dict[str, list[float]] = {name: [] for name in LOOKUPS}
     for _ in range(args.repeats):
-        for name, loss in (("embedding", ddpm.epsilon_loss), ("indexing", indexed_epsilon_loss)):
-            ramac.actors.epsilon_loss = loss
+        for name, lookup in LOOKUPS.items():
+            ddpm.F = lookup
             medians[name].append(statistics.median(run(args.task, args.iterations, 10, "cpu")))
-    ramac.actors.epsilon_loss = ddpm.epsilon_loss
+    ddpm.F = LOOKUPS["embedding"]
     best = {name: min(values) for name, values in medians.items()}
     print(f"RADAC update, task={args.task}, threads={args.threads}: " + "; ".join(
         f"{name} median ms/it per repeat {', '.join(f'{m:.1f}' for m in values)} (best {best[name]:.1f})"

@@ -6,24 +6,22 @@ the next episode's first state), with the file's stored next observations at the
 default) and with those rows re-simulated (what ramac does for a file without ``next_observations``).
 The penalty draws are the same (``hazard_seed`` 0), so the counts differ only at the terminal rows.
 
-    python bench/terminal_hazards.py [--task hopper-medium-expert ...]
+    cd bench && python terminal_hazards.py [--task hopper-medium-expert ...]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 from functools import partial
 
 import numpy as np
-import yaml
+from zoo_table import task_hazard
 
 from ramac.data.d4rl import d4rl_transitions, read_d4rl_file
-from ramac.envs.hazards import Hazard, relabel
+from ramac.envs.hazards import relabel
 from ramac.envs.resimulation import simulate_next_observations
 from ramac.zoo.registry import ENV_IDS, make_dataset
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TASKS = ("hopper-medium-expert", "hopper-medium-replay", "walker2d-medium-expert", "walker2d-medium-replay",
          "halfcheetah-medium-expert", "halfcheetah-medium-replay")
 
@@ -36,9 +34,8 @@ def main() -> None:
           "(stored) | of them at terminal rows | risky terminal rows | penalties, terminal rows re-simulated |")
     print("|---|---|---|---|---|---|---|---|")
     for task in args.task or TASKS:
-        with open(os.path.join(ROOT, "conf", f"{task}.yaml")) as handle:
-            hazard = Hazard(**yaml.safe_load(handle)["data"]["init_args"]["hazard"])
-        env = task.split("-")[0]
+        env, dataset = task.split("-", 1)
+        hazard = task_hazard(env, dataset)
         raw = read_d4rl_file(make_dataset(task, None, 0))
         stored = d4rl_transitions(raw, task)
         without_next = {k: v for k, v in raw.items() if k != "next_observations"}

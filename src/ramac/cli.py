@@ -117,7 +117,7 @@ def main(args: ArgsType = None) -> None:
 
 
 _STRUCTURE = ("Does not validate against any of the Union subtypes", "Subtypes:", "Errors:", "Given value",
-              "Expected a <class 'NoneType'>", "tip:")
+              "Expected a <class 'NoneType'>")
 
 
 def one_line(message: str) -> str:
@@ -162,9 +162,10 @@ def _option_values(argv: list[str], *names: str) -> list[str]:
     return values
 
 
-def check_named_files(argv: list[str]) -> None:
-    """Refuse a ``--config`` that is missing or not YAML and a ``--ckpt_path`` that is not a ramac checkpoint,
-    naming the option and the file (jsonargparse and ``torch.load`` name neither), before any work starts."""
+def check_named_files(argv: list[str], checkpoints: bool = True) -> None:
+    """Refuse a ``--config`` that is missing or not YAML and (``checkpoints``) a ``--ckpt_path`` that is not a
+    ramac checkpoint, naming the option and the file (jsonargparse and ``torch.load`` name neither), before
+    any work starts."""
     for path in _option_values(argv, "--config", "-c"):
         if not os.path.isfile(path):
             raise FileNotFoundError(f"--config {path}: no such file")
@@ -176,7 +177,7 @@ def check_named_files(argv: list[str]) -> None:
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
             problem = getattr(err, "problem", None) or str(err).splitlines()[0]
             raise ValueError(f"--config {path}: not valid YAML ({problem}{where})") from err
-    for path in _option_values(argv, "--ckpt_path"):
+    for path in _option_values(argv, "--ckpt_path") if checkpoints else []:
         if path not in ("last", "best", "hpc", "registry"):  # Lightning's names for checkpoints it finds
             read_checkpoint(path)
 
@@ -194,7 +195,7 @@ def console() -> None:
         elif sys.argv[1:2] == ["evaluate"]:
             from ramac.evaluate_cli import main as evaluate_main
 
-            check_named_files(sys.argv[2:])
+            check_named_files(sys.argv[2:], checkpoints=False)  # evaluate reads (and checks) it first
             evaluate_main(sys.argv[2:])
         else:
             check_named_files(sys.argv[1:])

@@ -41,12 +41,12 @@ def main(argv: list[str]) -> None:
     from ramac.evaluation.ood import NearestNeighbourOOD
     from ramac.evaluation.rollout import EnvPool
 
+    checkpoint = read_checkpoint(args.ckpt_path)  # a wrong file fails before the task is built
     cli_args = [arg for config in args.config for arg in ("--config", config)]
     cli = build_cli([*cli_args, *overrides, "--trainer.logger", "false"], run=False)
     model, data = cli.model, cli.datamodule
     if not isinstance(data, StochasticD4RLDataModule):
         raise TypeError(f"ramac evaluate needs a locomotion task config, got data {type(data).__name__}")
-    checkpoint = read_checkpoint(args.ckpt_path)
     model.load_state_dict(checkpoint["state_dict"])
     detector = None
     if args.ood_kappa > 0:

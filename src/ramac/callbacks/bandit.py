@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ramac.data.bandit import BanditDataModule
-from ramac.envs.bandit import ELSEWHERE, RING, RiskyBandit
+from ramac.envs.bandit import ELSEWHERE, RING, SAFE, RiskyBandit
 from ramac.gradients import clip_grad_norm_
 from ramac.rng import iteration_seed
 
@@ -95,19 +95,13 @@ class BanditReport(pl.Callback):
         with torch.no_grad():
             learned = pl_module.act(obs, generator.manual_seed(self.sample_seed)).float().cpu().numpy()
             reference = self.reference.sample(obs, generator.manual_seed(self.sample_seed)).float().cpu().numpy()
-        self.results = {
-            "iterations": int(pl_module.iteration),
-            "safe_fraction_behaviour": bandit.safe_fraction(contexts, behaviour),
-            "safe_fraction_bc": bandit.safe_fraction(contexts, reference),
-            "safe_fraction_learner": bandit.safe_fraction(contexts, learned),
-            "ring_fraction_behaviour": float(np.mean(bandit.regions(contexts, behaviour) == RING)),
-            "ring_fraction_bc": float(np.mean(bandit.regions(contexts, reference) == RING)),
-            "ring_fraction_learner": float(np.mean(bandit.regions(contexts, learned) == RING)),
+        self.results = {"iterations": int(pl_module.iteration)}
+        for who, actions in (("behaviour", behaviour), ("bc", reference), ("learner", learned)):
+            region = bandit.regions(contexts, actions)
+            self.results[f"safe_fraction_{who}"] = float(np.mean(region == SAFE))
+            self.results[f"ring_fraction_{who}"] = float(np.mean(region == RING))
             # between and outside the two modes, where the behaviour has almost no data: OOD leakage
-            "between_fraction_behaviour": float(np.mean(bandit.regions(contexts, behaviour) == ELSEWHERE)),
-            "between_fraction_bc": float(np.mean(bandit.regions(contexts, reference) == ELSEWHERE)),
-            "between_fraction_learner": float(np.mean(bandit.regions(contexts, learned) == ELSEWHERE)),
-        }
+            self.results[f"between_fraction_{who}"] = float(np.mean(region == ELSEWHERE))
         os.makedirs(trainer.default_root_dir, exist_ok=True)
         path = os.path.join(trainer.default_root_dir, self.filename)
         with open(os.path.splitext(path)[0] + ".json", "w") as handle:

@@ -170,16 +170,17 @@ def d4rl_transitions(raw: dict[str, np.ndarray], source: str,
         raise ValueError(f"{source}: no transitions left after dropping timeout rows and the last row")
     # a kept row ends its episode when it is terminal or the following row is the time-limit row
     ends = terminals[keep] | timeouts[keep + 1]
-    next_obs = raw["observations"][keep + 1].copy()
-    terminal_rows = keep[terminals[keep]]  # file rows whose following row starts the next episode
+    next_obs = raw["observations"][keep + 1]
+    terminal = terminals[keep]
+    terminal_rows = keep[terminal]  # file rows whose following row starts the next episode
     origin = "stored"
     if terminal_rows.size and "next_observations" in raw:
-        next_obs[terminals[keep]] = raw["next_observations"][terminal_rows]
+        next_obs[terminal] = raw["next_observations"][terminal_rows]
     elif terminal_rows.size and simulate_next is not None:
-        next_obs[terminals[keep]] = simulate_next(raw["observations"][terminal_rows], raw["actions"][terminal_rows])
+        next_obs[terminal] = simulate_next(raw["observations"][terminal_rows], raw["actions"][terminal_rows])
         origin = "re-simulated"
     elif terminal_rows.size:
         origin = "following row"
     return Transitions(raw["observations"][keep], raw["actions"][keep], raw["rewards"][keep], next_obs,
-                       terminals[keep].astype(np.float32), source=source, episode_ends=ends.astype(np.float32),
+                       terminal.astype(np.float32), source=source, episode_ends=ends.astype(np.float32),
                        terminal_next=origin)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import torch
@@ -38,8 +38,8 @@ class Transitions:
 
     def __post_init__(self) -> None:
         src = self.source
-        if self.terminal_next not in ("stored", "re-simulated", "following row"):
-            raise ValueError(f"{src}: terminal_next must be 'stored', 're-simulated' or 'following row', "
+        if self.terminal_next not in get_args(TerminalNext):
+            raise ValueError(f"{src}: terminal_next must be one of {get_args(TerminalNext)}, "
                              f"got {self.terminal_next!r}")
         if self.episode_ends is None:
             object.__setattr__(self, "episode_ends", np.asarray(self.terminals).copy())

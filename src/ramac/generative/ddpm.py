@@ -119,7 +119,7 @@ def epsilon_loss(
     noisy = schedule.q_sample(actions, timesteps, noise)
     # Row lookup with `embedding`, not `table[timesteps]`: the backward of advanced indexing accumulates
     # with parallel atomic adds on CPU, whose order (hence float rounding) varies from run to run with
-    # two or more threads; embedding's backward is deterministic and faster (BENCHMARKS.md).
+    # two or more threads; embedding's backward is deterministic and no slower (BENCHMARKS.md).
     time_table = denoiser.time_features(torch.arange(schedule.steps, device=obs.device))  # [T, H]
     time_part = F.embedding(timesteps, time_table)  # [B, H]
     eps = denoiser.trunk(noisy, denoiser.obs_features(obs) + time_part)

@@ -46,7 +46,8 @@ def _positive(name: str, value: float) -> None:
 class RADAC(OfflineLearner):
     """Risk-Aware Diffusion Actor-Critic. Defaults are the released code's: ``main.py`` for the global
     values and the hopper-medium-expert row of ``configs/radac.yaml`` where values differ by task (the
-    task configs in ``conf/`` set only what differs from that row; ``tests/test_learner.py`` pins both).
+    task configs in ``conf/`` set only what differs from that row; ``tests/test_learner.py`` pins the defaults
+    and ``tests/test_hazards.py`` every config's values).
 
     Args:
         obs_dim, action_dim: set from the data (linked by the CLI).
