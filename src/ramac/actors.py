@@ -22,17 +22,18 @@ class DiffusionActor(nn.Module):
         diffusion_steps: ``T`` (5 in RAMAC).
         beta_schedule: noise schedule (``vp`` in RAMAC).
         hidden_dim, time_dim: denoiser widths.
+        input_scale: factor on ``x_t`` at the denoiser's input (1 = Diffusion-QL; see ``Denoiser``).
         clip_denoised: clamp ``x̂_0`` at every reverse step (released code: on).
     """
 
     def __init__(self, obs_dim: int, action_dim: int, max_action: float = 1.0, diffusion_steps: int = 5,
                  beta_schedule: BetaSchedule = "vp", hidden_dim: int = 256, time_dim: int = 16,
-                 clip_denoised: bool = True) -> None:
+                 clip_denoised: bool = True, input_scale: float = 1.0) -> None:
         super().__init__()
         if max_action <= 0:
             raise ValueError(f"max_action must be > 0, got {max_action}")
         self.action_dim, self.max_action, self.clip_denoised = action_dim, float(max_action), clip_denoised
-        self.denoiser = Denoiser(obs_dim, action_dim, hidden_dim, time_dim)
+        self.denoiser = Denoiser(obs_dim, action_dim, hidden_dim, time_dim, input_scale)
         self.schedule = DDPMSchedule(beta_schedule, diffusion_steps)
 
     def sample_noise(self, batch: int, generator: torch.Generator | None, device: torch.device) -> Tensor:

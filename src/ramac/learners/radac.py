@@ -63,6 +63,7 @@ class RADAC(OfflineLearner):
         quantile_pairing: ``standard`` (IQN) or ``released`` (reproduce the released code's pairing,
             which collapses the quantiles; paper-notes §1.3).
         diffusion_steps, beta_schedule, actor_hidden_dim, clip_denoised: diffusion actor.
+        actor_input_scale: factor on ``x_t`` at the denoiser's input (1 = released code).
         bc_weight: weight of the behaviour-cloning loss.
         risk_weight: weight of ``−risk`` in the actor loss (after warm-up).
         distortion: ``cvar`` (paper), ``wang``, ``cpw``, ``power`` or ``neutral``.
@@ -95,6 +96,7 @@ class RADAC(OfflineLearner):
         beta_schedule: BetaSchedule = "vp",
         actor_hidden_dim: int = 256,
         clip_denoised: bool = True,
+        actor_input_scale: float = 1.0,
         bc_weight: float = 1.0,
         risk_weight: float = 0.05,
         distortion: Distortion = "cvar",
@@ -129,7 +131,8 @@ class RADAC(OfflineLearner):
         self.n_risk_quantiles = n_risk_quantiles or n_quantiles
 
         self.actor = DiffusionActor(obs_dim, action_dim, max_action, diffusion_steps, beta_schedule,
-                                    actor_hidden_dim, clip_denoised=clip_denoised)
+                                    actor_hidden_dim, clip_denoised=clip_denoised,
+                                    input_scale=actor_input_scale)
         self.actor_ema = copy.deepcopy(self.actor).requires_grad_(False)
         self.critic = TwinIQNCritic(obs_dim, action_dim, n_quantiles, critic_embedding_dim, critic_hidden_dim)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
