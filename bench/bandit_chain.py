@@ -14,6 +14,7 @@ import math
 import numpy as np
 import torch
 
+from ramac.data.bandit import bandit_transitions
 from ramac.envs.bandit import RING, SAFE, RiskyBandit
 from ramac.generative.ddpm import DDPMSchedule, sample_actions
 
@@ -41,7 +42,7 @@ class ExactDenoiser:
 
 def main() -> None:
     bandit = RiskyBandit()
-    points = torch.from_numpy(bandit.dataset(4000, 0).actions).double()
+    points = torch.from_numpy(bandit_transitions(bandit, 4000, 0).actions).double()
     print("| schedule | T | centre | ring | between |\n|---|---|---|---|---|")
     for name, steps in (("vp", 5), ("vp", 20), ("vp", 50), ("vp", 100), ("cosine", 20), ("cosine", 50)):
         schedule = DDPMSchedule(name, steps)

@@ -82,7 +82,7 @@ def main() -> None:
         print(time_official(args.task, args.iterations, 5, args.official_repo))
         return
     # The reference runs in its own process each round, so that nothing ramac sets for itself (the
-    # allocator setting of ramac.memory) changes the reference's speed.
+    # allocator setting of ramac.training.memory) changes the reference's speed.
     reference_cmd = [sys.executable, __file__, "--only-official", "--task", args.task, "--threads", str(args.threads),
                      "--iterations", str(args.iterations)]
     if args.official_repo:

@@ -31,7 +31,8 @@ def digest(tensor: torch.Tensor) -> str:
 
 
 def run(name: str, config: str, root: str) -> dict[str, str]:
-    command = [sys.executable, "-m", "ramac", "fit", "--config", os.path.join(REPO, config), "--trainer.max_steps", "300",
+    command = [sys.executable, "-m", "ramac", "fit", "--config", os.path.join(REPO, config),
+               "--trainer.max_steps", "300",
                "--trainer.default_root_dir", os.path.join(root, name), "--trainer.enable_progress_bar", "false",
                "--trainer.logger", "false"]
     if name == "hopper":  # no rollouts: they never touch the parameters

@@ -18,9 +18,10 @@ import numpy as np
 from zoo_table import task_hazard
 
 from ramac.data.d4rl import d4rl_transitions, read_d4rl_file
-from ramac.envs.hazards import relabel
+from ramac.data.hazards import relabel
 from ramac.envs.resimulation import simulate_next_observations
-from ramac.zoo.registry import ENV_IDS, make_dataset
+from ramac.tasks import ENVS
+from ramac.zoo.registry import make_dataset
 
 TASKS = ("hopper-medium-expert", "hopper-medium-replay", "walker2d-medium-expert", "walker2d-medium-replay",
          "halfcheetah-medium-expert", "halfcheetah-medium-replay")
@@ -40,7 +41,7 @@ def main() -> None:
         stored = d4rl_transitions(raw, task)
         without_next = {k: v for k, v in raw.items() if k != "next_observations"}
         resimulated = d4rl_transitions(without_next, task, simulate_next=partial(simulate_next_observations,
-                                                                                 ENV_IDS[env]))
+                                                                                 ENVS[env].gym_id))
         old = d4rl_transitions(without_next, task)  # qlearning_dataset's pairing
         draws = np.random.default_rng(0).random(len(old))  # relabel's draws for hazard_seed 0
         old_penalties = hazard.is_risky(old.next_observations) & (draws < hazard.probability)

@@ -18,10 +18,11 @@ import numpy as np
 import yaml
 
 from ramac.data.d4rl import d4rl_transitions, read_d4rl_file
+from ramac.data.hazards import relabel
 from ramac.data.statistics import dataset_statistics
-from ramac.envs.hazards import Hazard, relabel
-from ramac.evaluation.metrics import D4RL_REFERENCE
-from ramac.zoo.registry import ENV_IDS, ZOO_DATASETS, ZOO_DIR, make_dataset
+from ramac.envs.hazards import Hazard
+from ramac.tasks import ENVS, ZOO_DATASETS
+from ramac.zoo.registry import ZOO_DIR, make_dataset
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -37,12 +38,12 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--env", action="append", choices=sorted(ENV_IDS), help="only these (repeatable)")
+    parser.add_argument("--env", action="append", choices=sorted(ENVS), help="only these (repeatable)")
     args = parser.parse_args()
     print("| dataset | transitions | episodes | return mean / min / max | normalised return | risky share | "
           "make time |")
     print("|---|---|---|---|---|---|---|")
-    for env, env_id in ENV_IDS.items():
+    for env, env_id in ((env, facts.gym_id) for env, facts in ENVS.items()):
         if not (ZOO_DIR / env_id / "provenance.json").exists() or (args.env and env not in args.env):
             continue
         for dataset in ZOO_DATASETS:
@@ -52,7 +53,7 @@ def main() -> None:
             transitions = d4rl_transitions(read_d4rl_file(path), str(path))
             result = relabel(transitions, task_hazard(env, dataset), seed=0)
             stats = dataset_statistics(transitions)
-            low, high = D4RL_REFERENCE[env]
+            low, high = ENVS[env].d4rl_reference
             score = 100 * (stats["return_mean"] - low) / (high - low)
             print(f"| {env}-{dataset} | {stats['transitions']:,} | {stats['episodes']:,} | "
                   f"{stats['return_mean']:.0f} / {stats['return_min']:.0f} / {stats['return_max']:.0f} | "

@@ -1,17 +1,23 @@
-"""Shared record types and the dimension glossary used in shape comments.
+"""Shared record types, the ``Agent`` protocol, and the glossary of shape letters.
 
-Glossary (used in every ``# [..]`` comment and docstring in the package):
+Glossary (every ``# [..]`` shape comment and docstring in the package uses these; extend it before using a
+new letter, and never give a letter a second meaning):
 
-- ``B``: batch of transitions (per device), ``O``: observation dim, ``A``: action dim,
-- ``E``: critic ensemble size (2 for twin critics),
-- ``N``: online quantile levels, ``M``: target quantile levels, ``K``: risk (distorted) quantile levels,
-- ``T``: diffusion steps, ``H``: hidden width.
+- ``B``: transitions in a batch (per device); ``R``: rows of a dataset; ``V``: episodes or environments run
+  together in an evaluation;
+- ``O``: observation dim; ``A``: action dim; ``H``: hidden width; ``D``: IQN embedding width; ``C``: IQN
+  cosine features;
+- ``E``: members of a critic ensemble (2 for twin critics);
+- ``N``: online quantile levels; ``M``: target quantile levels; ``K``: risk (distorted) quantile levels;
+- ``T``: diffusion steps; ``L``: a list of step indices; ``P``: actions sampled per state (CQL/CODAC);
+  ``Z``: latent dim (VAE).
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
+import torch
 from torch import Tensor
 
 
@@ -23,3 +29,19 @@ class Batch(NamedTuple):
     rewards: Tensor  # [B]
     next_observations: Tensor  # [B, O]
     terminals: Tensor  # [B]  1.0 where the episode truly ended (not a timeout)
+
+
+class Agent(Protocol):
+    """What evaluation needs of a trained learner: its acting rule, its observation normaliser, its device, and
+    the ``train``/``eval`` switch (every :class:`ramac.learners.base.OfflineLearner` is one)."""
+
+    device: torch.device
+    training: bool
+
+    def act(self, obs: Tensor, generator: torch.Generator | None = None) -> Tensor: ...  # [V, O] -> [V, A]
+
+    def obs_normalizer(self, obs: Tensor) -> Tensor: ...  # [V, O] -> [V, O]
+
+    def train(self, mode: bool = True) -> Agent: ...
+
+    def eval(self) -> Agent: ...

@@ -20,8 +20,8 @@ import torch
 
 from ramac.data.bandit import BanditDataModule
 from ramac.envs.bandit import ELSEWHERE, RING, SAFE, RiskyBandit
-from ramac.gradients import clip_grad_norm_
-from ramac.rng import iteration_seed
+from ramac.training.gradients import clip_grad_norm_
+from ramac.training.rng import iteration_seed
 
 _REFERENCE_STREAM = 7_919  # offsets the reference's seed from the learner's
 

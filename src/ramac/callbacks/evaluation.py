@@ -14,9 +14,7 @@ from ramac.data.locomotion import StochasticD4RLDataModule
 from ramac.evaluation.evaluate import evaluate_learner
 from ramac.evaluation.ood import NearestNeighbourOOD
 from ramac.evaluation.rollout import EnvPool
-
-#: evaluation horizons of the paper and of O-RAAC (research notes §1.2)
-DEFAULT_HORIZON = {"halfcheetah": 200, "hopper": 500, "walker2d": 500}
+from ramac.tasks import env_facts
 
 
 class RolloutEvaluation(pl.Callback):
@@ -60,7 +58,7 @@ class RolloutEvaluation(pl.Callback):
         if not isinstance(data, StochasticD4RLDataModule):
             raise TypeError("RolloutEvaluation needs the StochasticD4RLDataModule (a locomotion task config)")
         self.env_key, self.env_id, self.hazard = data.env, data.env_id, data.hazard
-        self.horizon_used = self.horizon or DEFAULT_HORIZON[data.env]
+        self.horizon_used = self.horizon or env_facts(data.env).eval_horizon
         local_episodes = len(range(trainer.global_rank, self.episodes, trainer.world_size))
         self.pool = EnvPool(self.env_id, self.hazard, self.horizon_used,
                             workers=min(self.env_workers, max(1, local_episodes)))

@@ -1,10 +1,25 @@
-"""Data module of the 2-D risky bandit (behaviour data generated in memory, seeded)."""
+"""Offline data of the 2-D risky bandit (behaviour data generated in memory, seeded)."""
 
 from __future__ import annotations
+
+import numpy as np
 
 from ramac.data.datamodule import OfflineDataModule
 from ramac.data.transitions import Transitions
 from ramac.envs.bandit import RiskyBandit
+
+
+def bandit_transitions(bandit: RiskyBandit, size: int, seed: int) -> Transitions:
+    """``size`` one-step transitions of ``bandit``'s behaviour policy (every step is terminal)."""
+    if size < 1:
+        raise ValueError(f"bandit dataset size must be >= 1, got {size}")
+    rng = np.random.default_rng(seed)
+    contexts = bandit.sample_contexts(size, rng)
+    actions = bandit.sample_behaviour(contexts, rng)
+    rewards, _ = bandit.rewards(contexts, actions, rng)
+    kind = "contextual" if bandit.contextual else "plain"
+    return Transitions(contexts, actions, rewards, contexts.copy(), np.ones(size),
+                       source=f"risky-bandit({kind}, size={size}, seed={seed})")
 
 
 class BanditDataModule(OfflineDataModule):
@@ -24,4 +39,4 @@ class BanditDataModule(OfflineDataModule):
         self.dataset_size, self.dataset_seed = dataset_size, dataset_seed
 
     def load_transitions(self) -> Transitions:
-        return self.bandit.dataset(self.dataset_size, self.dataset_seed)
+        return bandit_transitions(self.bandit, self.dataset_size, self.dataset_seed)

@@ -1,7 +1,7 @@
 """D4RL locomotion datasets read directly from their HDF5 files (``d4rl`` itself is never imported).
 
-File layout (D4RL v2, ``gym_mujoco_v2``): ``observations [N, O]``, ``actions [N, A]``, ``rewards [N]``,
-``terminals [N]``, ``timeouts [N]``, optionally ``next_observations [N, O]``, plus ``metadata/*``,
+File layout (D4RL v2, ``gym_mujoco_v2``): ``observations [R, O]``, ``actions [R, A]``, ``rewards [R]``,
+``terminals [R]``, ``timeouts [R]``, optionally ``next_observations [R, O]``, plus ``metadata/*``,
 ``infos/*`` and (some files) policy weights, which are ignored. Medium-replay files are float64, the
 others float32. A file normally ends with an episode that is neither terminated nor timed out.
 
@@ -32,11 +32,11 @@ import h5py
 import numpy as np
 
 from ramac.data.transitions import Transitions
+from ramac.tasks import ENVS
 
 NextObservationRule = Literal["following_row", "stored"]
 NextStateSimulator = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (obs [R, O], actions [R, A]) -> [R, O]
 
-D4RL_ENVS = ("hopper", "walker2d", "halfcheetah")
 D4RL_DATASETS = ("random", "medium", "expert", "medium-replay", "medium-expert", "full-replay")
 D4RL_URL = "http://rail.eecs.berkeley.edu/datasets/offline_rl/gym_mujoco_v2/{stem}.hdf5"
 REQUIRED_KEYS = ("observations", "actions", "rewards", "terminals", "timeouts")
@@ -44,8 +44,8 @@ REQUIRED_KEYS = ("observations", "actions", "rewards", "terminals", "timeouts")
 
 def d4rl_stem(env: str, dataset: str) -> str:
     """``hopper``, ``medium-replay`` -> ``hopper_medium_replay-v2`` (D4RL's file name without suffix)."""
-    if env not in D4RL_ENVS:
-        raise ValueError(f"unknown D4RL environment {env!r}; expected one of {D4RL_ENVS}")
+    if env not in ENVS:
+        raise ValueError(f"unknown D4RL environment {env!r}; expected one of {tuple(ENVS)}")
     if dataset not in D4RL_DATASETS:
         raise ValueError(f"unknown D4RL dataset {dataset!r} for {env}; expected one of {D4RL_DATASETS}")
     return f"{env}_{dataset.replace('-', '_')}-v2"
@@ -132,13 +132,13 @@ def read_d4rl_file(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
             raw[key] = value
     n = raw["observations"].shape[0] if raw["observations"].ndim == 2 else -1
     if n < 0:
-        raise ValueError(f"{path}: 'observations' must be [N, obs_dim], got shape {raw['observations'].shape}")
+        raise ValueError(f"{path}: 'observations' must be [R, obs_dim], got shape {raw['observations'].shape}")
     if n == 0:
         raise ValueError(f"{path}: the file holds no transitions")
     for key, ndim in (("actions", 2), ("rewards", 1), ("terminals", 1), ("timeouts", 1), ("next_observations", 2)):
         if key in raw and (raw[key].ndim != ndim or raw[key].shape[0] != n):
-            want = "[N, dim]" if ndim == 2 else "[N]"
-            raise ValueError(f"{path}: '{key}' must have shape {want} with N = {n} (rows of 'observations'), "
+            want = "[R, dim]" if ndim == 2 else "[R]"
+            raise ValueError(f"{path}: '{key}' must have shape {want} with R = {n} (rows of 'observations'), "
                              f"got {raw[key].shape}")
     if "next_observations" in raw and raw["next_observations"].shape != raw["observations"].shape:
         raise ValueError(f"{path}: 'next_observations' shape {raw['next_observations'].shape} differs from "

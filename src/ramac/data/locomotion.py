@@ -28,7 +28,6 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
 
 from ramac.data.d4rl import (
     D4RL_DATASETS,
-    D4RL_ENVS,
     NextObservationRule,
     d4rl_cache_dir,
     d4rl_stem,
@@ -37,13 +36,14 @@ from ramac.data.d4rl import (
     read_d4rl_file,
 )
 from ramac.data.datamodule import OfflineDataModule
+from ramac.data.hazards import relabel
 from ramac.data.minari_source import minari_transitions
 from ramac.data.normalization import observation_statistics
 from ramac.data.statistics import dataset_statistics, print_statistics
 from ramac.data.transitions import Transitions
-from ramac.envs.hazards import Hazard, relabel
+from ramac.envs.hazards import Hazard
 from ramac.envs.resimulation import simulate_next_observations
-from ramac.zoo.registry import ENV_IDS, ZOO_DATASETS, make_dataset  # ENV_IDS: the gymnasium envs of the tasks
+from ramac.tasks import ENVS, ZOO_DATASETS, env_facts
 
 
 class StochasticD4RLDataModule(OfflineDataModule):
@@ -72,8 +72,8 @@ class StochasticD4RLDataModule(OfflineDataModule):
                  hazard_seed: int = 0, normalize_observations: bool = False, batch_size: int = 256,
                  iterations_per_epoch: int = 1000) -> None:
         super().__init__(batch_size=batch_size, iterations_per_epoch=iterations_per_epoch)
-        if env not in D4RL_ENVS:
-            raise ValueError(f"data.env must be one of {D4RL_ENVS}, got {env!r}")
+        if env not in ENVS:
+            raise ValueError(f"data.env must be one of {tuple(ENVS)}, got {env!r}")
         if dataset not in D4RL_DATASETS:
             raise ValueError(f"data.dataset must be one of {D4RL_DATASETS}, got {dataset!r}")
         if source not in ("auto", "zoo", "d4rl", "file", "minari"):
@@ -93,7 +93,7 @@ class StochasticD4RLDataModule(OfflineDataModule):
         self.download, self.next_observations = download, next_observations
         self.zoo_size, self.zoo_seed = zoo_size, zoo_seed
         self.hazard, self.hazard_seed, self.normalize_observations = hazard, hazard_seed, normalize_observations
-        self.env_id = ENV_IDS[env]
+        self.env_id = env_facts(env).gym_id
         self.risky: np.ndarray | None = None
         self.penalised: np.ndarray | None = None
         self.observation_stats: tuple[np.ndarray, np.ndarray] | None = None
@@ -136,6 +136,8 @@ class StochasticD4RLDataModule(OfflineDataModule):
             locate_d4rl(self.env, self.dataset, self.download)
 
     def _zoo_file(self) -> str:
+        from ramac.zoo.registry import make_dataset  # the dataset factory (MuJoCo rollouts) only when used
+
         try:
             return str(make_dataset(f"{self.env}-{self.dataset}", self.zoo_size, self.zoo_seed))
         except FileNotFoundError as err:

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 
 def observation_statistics(observations: np.ndarray, min_std: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
-    """Per-dimension mean and standard deviation (floored at ``min_std``) of ``[N, O]`` observations."""
+    """Per-dimension mean and standard deviation (floored at ``min_std``) of ``[R, O]`` observations."""
     return observations.mean(0), np.maximum(observations.std(0), min_std)
 
 

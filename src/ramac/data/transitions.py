@@ -27,13 +27,13 @@ class Transitions:
     terminal row does not bootstrap, wrong for a hazard decided on the next state).
     """
 
-    observations: np.ndarray  # [N, O]
-    actions: np.ndarray  # [N, A]
-    rewards: np.ndarray  # [N]
-    next_observations: np.ndarray  # [N, O]
-    terminals: np.ndarray  # [N]
+    observations: np.ndarray  # [R, O]
+    actions: np.ndarray  # [R, A]
+    rewards: np.ndarray  # [R]
+    next_observations: np.ndarray  # [R, O]
+    terminals: np.ndarray  # [R]
     source: str = "<memory>"
-    episode_ends: np.ndarray | None = None  # [N]
+    episode_ends: np.ndarray | None = None  # [R]
     terminal_next: TerminalNext = "stored"
 
     def __post_init__(self) -> None:
@@ -59,8 +59,8 @@ class Transitions:
         for key, ndim in expected.items():
             value = arrays[key]
             if value.ndim != ndim or value.shape[0] != n:
-                shape = "[N, dim]" if ndim == 2 else "[N]"
-                raise ValueError(f"{src}: '{key}' must have shape {shape} with N = {n}, got {value.shape}")
+                shape = "[R, dim]" if ndim == 2 else "[R]"
+                raise ValueError(f"{src}: '{key}' must have shape {shape} with R = {n}, got {value.shape}")
         if self.next_observations.shape != self.observations.shape:
             raise ValueError(f"{src}: 'next_observations' shape {self.next_observations.shape} differs from "
                              f"'observations' shape {self.observations.shape}")
@@ -109,7 +109,7 @@ class TransitionSampler:
         self.obs_dim, self.action_dim = transitions.obs_dim, transitions.action_dim
         packed = np.concatenate([transitions.observations, transitions.actions, transitions.rewards[:, None],
                                  transitions.next_observations, transitions.terminals[:, None]], axis=1)
-        self.packed = torch.from_numpy(packed).to(device)  # [N, 2·O + A + 2]
+        self.packed = torch.from_numpy(packed).to(device)  # [R, 2·O + A + 2]
         self.size = len(transitions)
 
     def sample(self, generator: torch.Generator | None) -> Batch:

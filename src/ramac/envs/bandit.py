@@ -25,8 +25,6 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from ramac.data.transitions import Transitions
-
 SAFE, RING, ELSEWHERE = 0, 1, 2
 
 
@@ -87,18 +85,6 @@ class RiskyBandit:
 
     def safe_fraction(self, contexts: np.ndarray, actions: np.ndarray) -> float:
         return float(np.mean(self.regions(contexts, actions) == SAFE))
-
-    def dataset(self, size: int, seed: int) -> Transitions:
-        """``size`` one-step transitions from the behaviour policy (every step is terminal)."""
-        if size < 1:
-            raise ValueError(f"bandit dataset size must be >= 1, got {size}")
-        rng = np.random.default_rng(seed)
-        contexts = self.sample_contexts(size, rng)
-        actions = self.sample_behaviour(contexts, rng)
-        rewards, _ = self.rewards(contexts, actions, rng)
-        kind = "contextual" if self.contextual else "plain"
-        return Transitions(contexts, actions, rewards, contexts.copy(), np.ones(size),
-                           source=f"risky-bandit({kind}, size={size}, seed={seed})")
 
 
 class RiskyBanditEnv(gym.Env):

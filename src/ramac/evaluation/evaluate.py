@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import torch
 
-from ramac.evaluation.metrics import D4RL_REFERENCE, EpisodeMetrics
+from ramac.evaluation.metrics import EpisodeMetrics
 from ramac.evaluation.ood import NearestNeighbourOOD
 from ramac.evaluation.rollout import EnvPool
-from ramac.learners.base import OfflineLearner
+from ramac.tasks import env_facts
+from ramac.types import Agent
 
 
 @torch.no_grad()
-def evaluate_learner(learner: OfflineLearner, env_key: str, pool: EnvPool, seeds: list[int],
+def evaluate_learner(learner: Agent, env_key: str, pool: EnvPool, seeds: list[int],
                      detector: NearestNeighbourOOD | None = None, cvar_alpha: float = 0.1,
                      policy_seed: int = 0) -> dict[str, float]:
     """Evaluate ``learner.act`` on one episode per seed in ``pool``'s environments (this process's share
@@ -39,6 +40,6 @@ def evaluate_learner(learner: OfflineLearner, env_key: str, pool: EnvPool, seeds
     finally:
         learner.train(was_training)
     values = {k: float(v) for k, v in metric.compute().items()}
-    low, high = D4RL_REFERENCE[env_key]
+    low, high = env_facts(env_key).d4rl_reference
     values["d4rl_normalized_score"] = 100.0 * (values["return_mean"] - low) / (high - low)
     return values

@@ -8,11 +8,6 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
-#: D4RL reference returns (random, expert) used for normalised scores; the v2 datasets reuse the v0
-#: values (d4rl/infos.py). ramac evaluates in gymnasium v5 envs, so scores carry the env version.
-D4RL_REFERENCE = {"hopper": (-20.272305, 3234.3), "halfcheetah": (-280.178953, 12135.0),
-                  "walker2d": (1.629008, 4592.3)}
-
 
 def lower_tail_mean(returns: Tensor, alpha: float) -> Tensor:
     """Empirical CVaR_alpha of episode returns: the mean of the worst ``ceil(alpha · n)`` returns."""

@@ -21,12 +21,12 @@ from torch import Tensor
 
 
 class NearestNeighbourOOD:
-    """Args: dataset ``states [N, O]`` and ``actions [N, A]``; ``k`` neighbours; ``kappa``; ``device``."""
+    """Args: dataset ``states [R, O]`` and ``actions [R, A]``; ``k`` neighbours; ``kappa``; ``device``."""
 
     def __init__(self, states: Tensor, actions: Tensor, k: int = 10, kappa: float = 3.0,
                  min_spacing: float = 1e-3, device: torch.device | str = "cpu", chunk: int = 65_536) -> None:
         if states.dim() != 2 or actions.dim() != 2 or states.shape[0] != actions.shape[0]:
-            raise ValueError(f"states [N, O] and actions [N, A] expected, got {tuple(states.shape)}, "
+            raise ValueError(f"states [R, O] and actions [R, A] expected, got {tuple(states.shape)}, "
                              f"{tuple(actions.shape)}")
         if not 2 <= k <= states.shape[0]:
             raise ValueError(f"k must be in [2, N={states.shape[0]}], got {k}")

@@ -25,10 +25,10 @@ from ramac.envs.hazards import Hazard, HazardWrapper
 
 @dataclass
 class RolloutResult:
-    returns: np.ndarray  # [E]
-    lengths: np.ndarray  # [E]
-    risky_steps: np.ndarray  # [E]
-    penalties: np.ndarray  # [E]
+    returns: np.ndarray  # [V]
+    lengths: np.ndarray  # [V]
+    risky_steps: np.ndarray  # [V]
+    penalties: np.ndarray  # [V]
     observations: np.ndarray  # [S, O] every visited state at which the policy acted
     actions: np.ndarray  # [S, A]
 

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ramac.nn.denoiser import Denoiser
+from ramac.nn.denoiser import ConditionalField
 
 BetaSchedule = Literal["vp", "linear", "cosine"]
 
@@ -77,7 +77,7 @@ class DDPMSchedule:
 
 
 def sample_actions(
-    denoiser: Denoiser,
+    denoiser: ConditionalField,
     schedule: DDPMSchedule,
     obs: Tensor,  # [B, O]
     noise: Tensor,  # [T+1, B, A]
@@ -104,7 +104,7 @@ def sample_actions(
 
 
 def epsilon_loss(
-    denoiser: Denoiser,
+    denoiser: ConditionalField,
     schedule: DDPMSchedule,
     obs: Tensor,  # [B, O]
     actions: Tensor,  # [B, A]  dataset actions x_0

@@ -23,9 +23,9 @@ from torch import Tensor, nn
 from ramac.data.datamodule import OfflineDataModule
 from ramac.data.normalization import ObservationNormalizer
 from ramac.data.transitions import TransitionSampler
-from ramac.gradients import average_gradients
-from ramac.memory import keep_freed_memory
-from ramac.rng import iteration_seed
+from ramac.training.gradients import average_gradients, clip_grad_norm_
+from ramac.training.memory import keep_freed_memory
+from ramac.training.rng import iteration_seed
 from ramac.types import Batch
 
 
@@ -51,6 +51,7 @@ class OfflineLearner(pl.LightningModule):
         self.iteration = 0
         self.sampler: TransitionSampler | None = None
         self._generator: torch.Generator | None = None
+        self._counted_steps = 0
 
     # -- to implement ----------------------------------------------------------------------------
     def update(self, batch: Batch, generator: torch.Generator) -> dict[str, Tensor]:
@@ -92,8 +93,12 @@ class OfflineLearner(pl.LightningModule):
         # switched off (`no_sync`) and `update` averages gradients itself (`average_gradients`).
         strategy = self.trainer.strategy
         no_reducer = strategy.block_backward_sync() if isinstance(strategy, ParallelStrategy) else nullcontext()
+        self._counted_steps = 0
         with no_reducer:
             metrics = self.update(self.sampler.sample(generator), generator)
+        if self._counted_steps != 1:
+            raise RuntimeError(f"{type(self).__name__}.update made {self._counted_steps} counted optimizer steps; "
+                               "exactly one `optimize(..., counted=True)` per iteration keeps global_step == iteration")
         self.iteration += 1
         if self.iteration % self.trainer.log_every_n_steps == 0:
             self.log_dict(metrics, on_step=True, on_epoch=False, prog_bar=False, sync_dist=False)
@@ -128,11 +133,23 @@ class OfflineLearner(pl.LightningModule):
             self._generator = torch.Generator(device=self.device)
         return self._generator.manual_seed(iteration_seed(self.seed, self.global_rank, self.iteration))
 
-    def average_gradients(self, params: list[nn.Parameter]) -> None:
-        """All-reduce the mean of the gradients over DDP ranks (no-op on one process)."""
-        average_gradients(params, self.trainer.world_size)
+    def optimize(self, optimizer: LightningOptimizer, loss: Tensor, module: nn.Module, *, max_norm: float = 0.0,
+                 ensemble_size: int | None = None, counted: bool = False) -> Tensor:
+        """One optimizer step on ``loss`` for the parameters of ``module``; returns the gradient norm measured
+        before clipping (``[E]`` with ``ensemble_size``, see :func:`ramac.training.gradients.clip_grad_norm_`).
 
-    def step_uncounted(self, optimizer: LightningOptimizer) -> None:
-        """Step an optimizer through the strategy (precision plugin, hooks) without counting it in
-        ``global_step``: only the last optimizer of an iteration is stepped with ``optimizer.step()``."""
-        self.trainer.strategy.optimizer_step(optimizer.optimizer, closure=lambda: None)
+        ``zero_grad`` → ``manual_backward`` (precision plugin) → mean over DDP ranks → clip to ``max_norm``
+        (0: measure only) → step through the strategy. The last step of an iteration passes ``counted=True``
+        and is the one Lightning counts in ``global_step``; every other step is taken without counting.
+        """
+        optimizer.zero_grad(set_to_none=False)
+        self.manual_backward(loss)
+        params = list(module.parameters())
+        average_gradients(params, self.trainer.world_size)
+        norm = clip_grad_norm_(params, max_norm, ensemble_size)
+        if counted:
+            optimizer.step()
+            self._counted_steps += 1
+        else:
+            self.trainer.strategy.optimizer_step(optimizer.optimizer, closure=lambda: None)
+        return norm

@@ -1,6 +1,6 @@
 """RADAC: RAMAC's diffusion actor with a twin distributional (IQN) critic (arXiv 2510.02695).
 
-One iteration (paper-notes §1.2, in paper order):
+One iteration (paper Alg. 1 and Eqs. 10–12; released ``agents/radac.py``), in paper order:
 
 1. levels ``tau ~ U(0,1)^N`` (online), ``tau' ~ U(0,1)^M`` (target), ``u ~ U(0,1)^K`` -> ``g(u)`` (risk);
 2. target action ``a' ~ π_EMA(·|s')`` (full reverse chain, no gradient);
@@ -21,20 +21,13 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from ramac.actors import DiffusionActor
-from ramac.averaging import soft_update_
+from ramac.actors.diffusion import DiffusionActor
+from ramac.critics.iqn import TwinIQNCritic
 from ramac.generative.ddpm import BetaSchedule
-from ramac.gradients import clip_grad_norm_
 from ramac.learners.base import OfflineLearner
-from ramac.losses import (
-    QuantilePairing,
-    distributional_td_target,
-    quantile_huber_loss,
-    risk_value,
-    scheduled_risk_weight,
-)
-from ramac.nn.critic import TwinIQNCritic
-from ramac.risk import Distortion, check_distortion, distort
+from ramac.objectives.distributional import QuantilePairing, distributional_td_target, quantile_huber_loss
+from ramac.objectives.risk import Distortion, check_distortion, distort, risk_value, scheduled_risk_weight
+from ramac.training.averaging import soft_update_
 from ramac.types import Batch
 
 
@@ -68,7 +61,7 @@ class RADAC(OfflineLearner):
         risk_weight: weight of ``−risk`` in the actor loss (after warm-up).
         distortion: ``cvar`` (paper), ``wang``, ``cpw``, ``power`` or ``neutral``.
         cvar_alpha: CVaR level.
-        distortion_param: parameter of wang/cpw/power (defaults in :mod:`ramac.risk`).
+        distortion_param: parameter of wang/cpw/power (defaults in :mod:`ramac.objectives.risk`).
         risk_warmup_iterations, risk_ramp_iterations: risk-weight schedule.
         ema_decay, ema_every, ema_start_iteration: EMA actor used for target actions.
         eval_actor: actor used by :meth:`act` (released code: the online actor).
@@ -162,12 +155,8 @@ class RADAC(OfflineLearner):
                                               hp.target_clip)  # [B, M]
         z = self.critic(obs, actions, taus).float()  # [E, B, N]
         critic_losses = quantile_huber_loss(z, target, taus, hp.huber_kappa, hp.quantile_pairing)  # [E]
-        critic_opt.zero_grad(set_to_none=False)
-        self.manual_backward(critic_losses.sum())
-        critic_params = list(self.critic.parameters())
-        self.average_gradients(critic_params)
-        critic_norms = clip_grad_norm_(critic_params, hp.max_grad_norm, self.critic.ensemble_size)
-        self.step_uncounted(critic_opt)
+        critic_norms = self.optimize(critic_opt, critic_losses.sum(), self.critic, max_norm=hp.max_grad_norm,
+                                     ensemble_size=self.critic.ensemble_size)  # [E]
 
         # Actor: BC + risk through the whole reverse chain; critic weights detached.
         policy_actions = self.actor.sample(obs, generator)  # [B, A]
@@ -176,12 +165,7 @@ class RADAC(OfflineLearner):
         weight = scheduled_risk_weight(self.iteration, hp.risk_weight, hp.risk_warmup_iterations,
                                        hp.risk_ramp_iterations)
         actor_loss = hp.bc_weight * bc_loss - weight * risk
-        actor_opt.zero_grad(set_to_none=False)
-        self.manual_backward(actor_loss)
-        actor_params = list(self.actor.parameters())
-        self.average_gradients(actor_params)
-        actor_norm = clip_grad_norm_(actor_params, hp.max_grad_norm)
-        actor_opt.step()
+        actor_norm = self.optimize(actor_opt, actor_loss, self.actor, max_norm=hp.max_grad_norm, counted=True)
 
         # Targets.
         soft_update_(self.critic_target, self.critic, hp.target_update_rate)

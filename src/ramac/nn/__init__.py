@@ -1,6 +1,1 @@
-"""Networks: the twin IQN critic and the diffusion denoiser."""
-
-from ramac.nn.critic import TwinIQNCritic
-from ramac.nn.denoiser import Denoiser
-
-__all__ = ["Denoiser", "TwinIQNCritic"]
+"""Building blocks: layers, embeddings, MLPs and the denoising network. Imports nothing else of ramac."""

@@ -16,10 +16,28 @@ Tancik et al. 2020, in its simplest form); measurements in README "The bandit".
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import torch
 from torch import Tensor, nn
 
 from ramac.nn.functional import mish, sinusoidal_embedding
+
+
+class ConditionalField(Protocol):
+    """A network ``f(x_t, t, s)`` split for chains: ``trunk(x_t, obs_features(s) + time_features(t))``.
+
+    The generative processes (:mod:`ramac.generative`) need only this: the observation part computed once per
+    chain, the time part once per step, and the trunk per step (``H`` is the width of the conditioning).
+    """
+
+    action_dim: int
+
+    def obs_features(self, obs: Tensor) -> Tensor: ...  # [B, O] -> [B, H]
+
+    def time_features(self, timesteps: Tensor) -> Tensor: ...  # [L] int -> [L, H]
+
+    def trunk(self, noisy_actions: Tensor, conditioning: Tensor) -> Tensor: ...  # [B, A], [B, H] -> [B, A]
 
 
 class Denoiser(nn.Module):

@@ -29,13 +29,12 @@ import gymnasium
 import mujoco
 import numpy as np
 
-from ramac.paths import zoo_dataset_path
+from ramac.tasks import ENVS, ZOO_DATASETS
+from ramac.zoo.paths import zoo_dataset_path
 from ramac.zoo.policy import ZooPolicy
 from ramac.zoo.rollouts import KEYS, UniformPolicy, collect
 
 ZOO_DIR = Path(__file__).parent / "policies"
-ENV_IDS = {"hopper": "Hopper-v5", "walker2d": "Walker2d-v5", "halfcheetah": "HalfCheetah-v5"}
-ZOO_DATASETS = ("medium", "expert", "medium-expert", "medium-replay")
 DEFAULT_SIZES = {"medium": 1_000_000, "expert": 1_000_000, "medium-expert": 2_000_000}
 
 
@@ -173,8 +172,8 @@ def make_zoo_dataset(env_id: str, dataset: str, size: int | None, seed: int, num
 
 def split_name(name: str) -> tuple[str, str]:
     env, _, dataset = name.partition("-")
-    if env not in ENV_IDS or not dataset:
-        raise ValueError(f"dataset name {name!r} must be <env>-<dataset> with env in {sorted(ENV_IDS)}")
+    if env not in ENVS or not dataset:
+        raise ValueError(f"dataset name {name!r} must be <env>-<dataset> with env in {sorted(ENVS)}")
     return env, dataset
 
 
@@ -185,7 +184,7 @@ def make_dataset(name: str, size: int | None, seed: int, out: Path | None = None
     from ramac.zoo.datasets import write_hdf5
 
     env, dataset = split_name(name)
-    env_id = ENV_IDS[env]
+    env_id = ENVS[env].gym_id
     version = hashlib.sha256((zoo_dir(env_id) / "provenance.json").read_bytes()).hexdigest()[:8]
     path = out or zoo_dataset_path(env_id, dataset, seed, size, version)
     if path.exists():

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import resource
 import time
@@ -26,8 +25,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
+
+from ramac.actors.tanh_gaussian import TanhGaussianActor
+from ramac.nn.mlp import mlp
+from ramac.training.averaging import soft_update_
 
 
 @dataclass
@@ -47,37 +49,6 @@ class SACConfig:
     eval_episodes: int = 10
     snapshot_every: int = 10_000
     checkpoint_every: int = 10_000
-
-
-def _mlp(inp: int, out: int, hidden: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(inp, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
-                         nn.Linear(hidden, out))
-
-
-class SquashedGaussianActor(nn.Module):
-    """``a = scale · tanh(u)``, ``u ~ N(μ(s), σ(s))``; ``act(obs, deterministic=True)`` returns ``scale · tanh(μ)``."""
-
-    def __init__(self, obs_dim: int, action_dim: int, hidden_dim: int, action_scale: float) -> None:
-        super().__init__()
-        self.net = _mlp(obs_dim, 2 * action_dim, hidden_dim)
-        self.action_scale = action_scale
-
-    def forward(self, obs: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-        mean, log_std = self.net(obs).chunk(2, -1)
-        std = log_std.clamp(-20.0, 2.0).exp()
-        noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
-        pre = mean + std * noise
-        action = torch.tanh(pre)
-        log_prob = (-0.5 * noise.square() - std.log() - 0.5 * math.log(2 * math.pi)).sum(-1)
-        log_prob = log_prob - (2 * (math.log(2) - pre - F.softplus(-2 * pre))).sum(-1)  # tanh correction
-        return action * self.action_scale, log_prob
-
-    @torch.no_grad()
-    def act(self, obs: Tensor, deterministic: bool = True, generator: torch.Generator | None = None) -> Tensor:
-        if deterministic:
-            mean, _ = self.net(obs).chunk(2, -1)
-            return torch.tanh(mean) * self.action_scale
-        return self(obs, generator)[0]
 
 
 class ReplayBuffer:
@@ -126,9 +97,9 @@ class SACTrainer:
         action_dim = self.env.action_space.shape[0]
         scale = float(np.max(np.abs(self.env.action_space.high)))
         torch.manual_seed(config.seed)
-        self.actor = SquashedGaussianActor(obs_dim, action_dim, config.hidden_dim, scale)
-        self.critics = nn.ModuleList([_mlp(obs_dim + action_dim, 1, config.hidden_dim) for _ in range(2)])
-        self.targets = nn.ModuleList([_mlp(obs_dim + action_dim, 1, config.hidden_dim) for _ in range(2)])
+        self.actor = TanhGaussianActor(obs_dim, action_dim, scale, config.hidden_dim)
+        self.critics = nn.ModuleList([mlp(obs_dim + action_dim, 1, config.hidden_dim) for _ in range(2)])
+        self.targets = nn.ModuleList([mlp(obs_dim + action_dim, 1, config.hidden_dim) for _ in range(2)])
         self.targets.load_state_dict(self.critics.state_dict())
         self.targets.requires_grad_(False)
         self.log_alpha = torch.zeros(1, requires_grad=True)
@@ -177,9 +148,7 @@ class SACTrainer:
         self.alpha_opt.zero_grad()
         alpha_loss.backward()
         self.alpha_opt.step()
-        with torch.no_grad():
-            torch._foreach_lerp_(list(self.targets.parameters()), list(self.critics.parameters()),
-                                 cfg.target_update_rate)
+        soft_update_(self.targets, self.critics, cfg.target_update_rate)
         return {"critic_loss": critic_loss.detach(), "actor_loss": actor_loss.detach(), "alpha": alpha}
 
     # -- loop -------------------------------------------------------------------------------------

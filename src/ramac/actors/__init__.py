@@ -1,0 +1,1 @@
+"""Actors: a network and a sampling process behind the protocol of :mod:`ramac.actors.base`."""

@@ -1,0 +1,38 @@
+"""The ``ramac`` command: ``ramac fit|validate ...`` (:mod:`ramac.cli.fit`), ``ramac evaluate``
+(:mod:`ramac.cli.evaluate`) and ``ramac data ...`` (:mod:`ramac.cli.data`)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from argparse import ArgumentError
+
+from ramac.cli.errors import check_named_files, one_line
+
+
+def console() -> None:
+    """The ``ramac`` console script: like :func:`main`, but bad input ends with a one-line error, not a traceback.
+
+    Set ``RAMAC_TRACEBACK=1`` to see the traceback (and jsonargparse's full message).
+    """
+    try:
+        if sys.argv[1:2] == ["data"]:
+            from ramac.cli.data import main as data_main
+
+            data_main(sys.argv[2:])
+        elif sys.argv[1:2] == ["evaluate"]:
+            from ramac.cli.evaluate import main as evaluate_main
+
+            check_named_files(sys.argv[2:], checkpoints=False)  # evaluate reads (and checks) it first
+            evaluate_main(sys.argv[2:])
+        else:
+            check_named_files(sys.argv[1:])
+            from ramac.cli.fit import main
+
+            main()
+    except (ArgumentError, FileNotFoundError, PermissionError, KeyError, ValueError, TypeError, ImportError) as err:
+        if os.environ.get("RAMAC_TRACEBACK"):
+            raise
+        message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+        sys.stderr.write(f"ramac: error: {one_line(str(message))}\n")
+        raise SystemExit(2) from None

@@ -1,0 +1,117 @@
+"""``ramac`` command line: LightningCLI with ramac's learners, data modules and defaults.
+
+``ramac fit --config conf/bandit.yaml`` trains; ``--ckpt_path last`` resumes the newest ``last*.ckpt``
+under ``<default_root_dir>/checkpoints``; every Trainer option is available (``--trainer.devices 2
+--trainer.strategy ddp``, ``--trainer.precision bf16-mixed``...). ``ramac fit --print_config`` shows
+the complete configuration with every default.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import warnings
+from typing import Any
+
+from lightning.pytorch import Trainer
+from lightning.pytorch.callbacks import ProgressBar, RichProgressBar
+from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from ramac.callbacks.checkpoint import RamacCheckpoint
+from ramac.cli.compose import expand
+from ramac.data.datamodule import OfflineDataModule
+from ramac.learners.base import OfflineLearner
+
+_QUIET = (
+    r".*does not have many workers.*",
+    r".*litlogger.*",
+    r".*LeafSpec.*",
+    r".*args parameter is intended to run from within Python.*",
+    r".*`IterableDataset` has `__len__` defined.*",
+    r".*checkpoint.*manual optimization.*",
+    r".*Checkpoint directory .* exists and is not empty.*",
+    r".*You're resuming from a checkpoint that ended before the epoch ended.*",
+    r".*The number of training batches .* is smaller than the logging interval.*",
+)
+
+
+class _DropTips(logging.Filter):
+    """Drops Lightning's advertisement for its cloud logger from the console output."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "litlogger" not in record.getMessage().lower()
+
+
+def _checkpoint_dir(root: str) -> str:
+    return os.path.join(root, "checkpoints")
+
+
+class IterationProgressBar(RichProgressBar):
+    """Lightning's rich bar labelled with the run's length in learner iterations. ramac runs are bounded by
+    ``max_steps``, and Lightning's label ``Epoch e/(max_epochs - 1)`` then reads ``Epoch 3/-2``."""
+
+    def _get_train_description(self, current_epoch: int) -> str:
+        if self.trainer.max_steps < 0:
+            return super()._get_train_description(current_epoch)
+        return f"Epoch {current_epoch} (run: {self.trainer.max_steps:,} iterations)"
+
+
+class RamacCLI(LightningCLI):
+    """LightningCLI with the data dimensions linked into the learner and a fixed checkpoint folder."""
+
+    def add_arguments_to_parser(self, parser) -> None:  # type: ignore[no-untyped-def]
+        for attribute in ("obs_dim", "action_dim", "max_action"):
+            parser.link_arguments(f"data.{attribute}", f"model.init_args.{attribute}", apply_on="instantiate")
+        parser.link_arguments("seed_everything", "model.init_args.seed")
+        parser.add_lightning_class_args(RamacCheckpoint, "checkpoint")
+        parser.set_defaults({"checkpoint.save_last": True, "checkpoint.save_top_k": 0,
+                             "checkpoint.every_n_train_steps": 1000})
+        # One checkpoint folder per run directory (not per logger version), so `--ckpt_path last`
+        # finds the previous run's last.ckpt.
+        parser.link_arguments("trainer.default_root_dir", "checkpoint.dirpath", compute_fn=_checkpoint_dir)
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        """Lightning's default logger (TensorBoard) plus a CSV logger writing into the same version folder, and
+        :class:`IterationProgressBar` in place of Lightning's default bar."""
+        configured = self._get(self.config_init, "trainer.callbacks", None) or []
+        configured = configured if isinstance(configured, list) else [configured]
+        own_bar = any(isinstance(c, ProgressBar) for c in configured)
+        trainer = super().instantiate_trainer(**kwargs)
+        for index, callback in enumerate(trainer.callbacks):
+            if type(callback) is RichProgressBar and not own_bar:  # Lightning's default bar
+                trainer.callbacks[index] = IterationProgressBar()
+        if len(trainer.loggers) == 1 and isinstance(trainer.logger, TensorBoardLogger) \
+                and self._get(self.config_init, "trainer.logger", None) in (None, True):
+            tensorboard = trainer.logger
+            trainer.loggers = [tensorboard, CSVLogger(tensorboard.save_dir, name=tensorboard.name,
+                                                      version=tensorboard.version)]
+        return trainer
+
+
+def build_cli(args: list[str], run: bool = True) -> RamacCLI:
+    """The ramac LightningCLI on ``args`` (``run=False``: parse and instantiate only, no subcommand), after the
+    short forms of :mod:`ramac.cli.compose` are expanded."""
+    for pattern in _QUIET:
+        warnings.filterwarnings("ignore", message=pattern)
+    for name in ("lightning_utilities.core.rank_zero", "lightning.pytorch.utilities.rank_zero",
+                 "lightning.fabric.utilities.rank_zero"):
+        logging.getLogger(name).addFilter(_DropTips())
+    return RamacCLI(
+        OfflineLearner,
+        OfflineDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        seed_everything_default=0,
+        # parse errors raise (ArgumentError) instead of printing the usage: `console` shows them in one line
+        parser_kwargs={"parser_mode": "omegaconf", "exit_on_error": False},
+        trainer_defaults={"default_root_dir": "runs/default", "max_steps": 1000, "log_every_n_steps": 50},
+        args=expand(list(args)),
+        run=run,
+    )
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point of ``ramac fit|validate|...`` (``args`` lets tests run it in-process)."""
+    build_cli(sys.argv[1:] if args is None else args)

@@ -1,0 +1,1 @@
+"""Critics: ensembles of value networks that return ``[E, B(, N)]``."""

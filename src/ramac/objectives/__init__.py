@@ -1,0 +1,1 @@
+"""Objectives: pure losses, targets, risk distortions and estimators (no parameters, no optimizers)."""

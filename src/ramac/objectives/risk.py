@@ -1,0 +1,110 @@
+"""Risk distortions: maps from uniform levels ``u ~ U(0, 1)`` to distorted quantile levels.
+
+A distortion ``g`` turns the risk-neutral expectation ``E_u[Z(u)]`` into a distorted risk measure
+``E_u[Z(g(u))]`` (Dabney et al. 2018, "Implicit Quantile Networks", §3.1 and Table 1; RAMAC uses
+CVaR at level 0.1, paper-notes §1.2 item 7). All functions are pure, elementwise and map [0, 1] into
+[0, 1] monotonically.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal, get_args
+
+import torch
+from torch import Tensor
+
+Distortion = Literal["neutral", "cvar", "wang", "cpw", "power"]
+DISTORTIONS: tuple[str, ...] = get_args(Distortion)
+
+#: Parameter used when ``distortion_param`` is not given (the released RAMAC samplers' defaults;
+#: CVaR takes its level from ``cvar_alpha`` instead).
+DEFAULT_DISTORTION_PARAM: dict[str, float] = {"wang": -0.7, "cpw": 0.71, "power": -2.0}
+
+
+def neutral(levels: Tensor) -> Tensor:
+    """Identity distortion ``g(u) = u`` (risk-neutral mean of the return distribution)."""
+    return levels
+
+
+def cvar(levels: Tensor, alpha: float) -> Tensor:
+    """CVaR distortion ``g(u) = alpha * u``.
+
+    ``E_u[Z(alpha u)] = (1/alpha) ∫_0^alpha F^{-1}(v) dv = CVaR_alpha(Z)``, the mean of the worst
+    ``alpha`` fraction of outcomes (Rockafellar & Uryasev 2000; RAMAC Eq. 12 risk term).
+    """
+    if not 0.0 < alpha <= 1.0:
+        raise ValueError(f"cvar_alpha must be in (0, 1], got {alpha}")
+    return levels * alpha
+
+
+def wang(levels: Tensor, eta: float) -> Tensor:
+    """Wang (2000) distortion ``g(u) = Φ(Φ^{-1}(u) + eta)``; ``eta < 0`` is risk-averse."""
+    return torch.special.ndtr(torch.special.ndtri(levels) + eta)
+
+
+def cpw(levels: Tensor, eta: float) -> Tensor:
+    """Cumulative probability weighting (Tversky & Kahneman 1992).
+
+    ``g(u) = u^eta / (u^eta + (1 - u)^eta)^(1/eta)``; ``eta = 0.71`` is the classic fit.
+    """
+    if eta <= 0:
+        raise ValueError(f"cpw distortion parameter must be > 0, got {eta}")
+    up = levels.pow(eta)
+    return up / (up + (1.0 - levels).pow(eta)).pow(1.0 / eta)
+
+
+def power(levels: Tensor, eta: float) -> Tensor:
+    """Power distortion (Dabney et al. 2018, Table 1).
+
+    ``g(u) = u^(1/(1+|eta|))`` for ``eta >= 0`` (risk-seeking) and
+    ``g(u) = 1 - (1 - u)^(1/(1+|eta|))`` for ``eta < 0`` (risk-averse).
+    """
+    exponent = 1.0 / (1.0 + abs(eta))
+    if eta >= 0:
+        return levels.pow(exponent)
+    return 1.0 - (1.0 - levels).pow(exponent)
+
+
+def distort(levels: Tensor, distortion: Distortion, cvar_alpha: float, param: float | None = None) -> Tensor:
+    """Apply the named distortion. ``param`` overrides the default parameter of wang/cpw/power."""
+    if distortion == "neutral":
+        return neutral(levels)
+    if distortion == "cvar":
+        return cvar(levels, cvar_alpha)
+    if distortion not in DEFAULT_DISTORTION_PARAM:
+        raise ValueError(f"unknown distortion {distortion!r}; expected one of {DISTORTIONS}")
+    value = DEFAULT_DISTORTION_PARAM[distortion] if param is None else param
+    return {"wang": wang, "cpw": cpw, "power": power}[distortion](levels, value)
+
+
+def check_distortion(distortion: str, cvar_alpha: float, param: float | None) -> None:
+    """Validate distortion settings early, with the option names in the message."""
+    if distortion not in DISTORTIONS:
+        raise ValueError(f"distortion={distortion!r} is not known; expected one of {DISTORTIONS}")
+    if distortion == "cvar" and not 0.0 < cvar_alpha <= 1.0:
+        raise ValueError(f"cvar_alpha must be in (0, 1], got {cvar_alpha}")
+    if param is not None and not math.isfinite(param):
+        raise ValueError(f"distortion_param must be finite, got {param}")
+
+
+def risk_value(quantiles: Tensor) -> Tensor:  # quantiles [E, B, K] at distorted levels -> []
+    r"""Monte-Carlo risk estimate ``(1/(B K)) Σ_{b,k} min_e Z_e(s_b, a_b; g(u_k))``.
+
+    With the CVaR distortion ``g(u) = alpha u`` this estimates ``CVaR_alpha`` of the (minimum-of-twins)
+    return distribution at the policy's action (RAMAC, paper-notes §1.2 item 7).
+    """
+    if quantiles.dim() != 3:
+        raise ValueError(f"quantiles must be [E, B, K], got {tuple(quantiles.shape)}")
+    return quantiles.amin(0).mean()
+
+
+def scheduled_risk_weight(iteration: int, risk_weight: float, warmup_iterations: int, ramp_iterations: int) -> float:
+    """Risk weight after warm-up: 0 before ``warmup_iterations``, then a linear ramp to ``risk_weight``.
+
+    ``w(i) = risk_weight * min(1, (i - warmup) / max(1, ramp))`` for ``i >= warmup`` (released code,
+    ``agents/radac.py``; with ``ramp_iterations = 0`` this is a switch one iteration after warm-up).
+    """
+    if iteration < warmup_iterations:
+        return 0.0
+    return risk_weight * min(1.0, (iteration - warmup_iterations) / max(1, ramp_iterations))

@@ -1,0 +1,1 @@
+"""Training machinery used by the learners: random streams, gradients, parameter averaging, memory."""

@@ -1,0 +1,181 @@
+"""Minari loading, the locomotion data module, and `ramac fit` on a D4RL-layout file and a Minari dataset."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import torch
+from helpers.d4rl_files import rollout_arrays, write_d4rl_file
+
+from ramac.cli.fit import main
+from ramac.data.locomotion import StochasticD4RLDataModule
+from ramac.data.minari_source import minari_transitions
+from ramac.envs.hazards import Hazard
+
+HAZARD = Hazard(kind="pose", probability=0.5, penalty=-50.0, low=-0.02, high=0.02, termination_factor=100.0)
+
+
+@pytest.fixture
+def minari_dataset(tmp_path, monkeypatch):
+    """A local Minari dataset of Hopper-v5 random rollouts, made with Minari's own API."""
+    import gymnasium as gym
+
+    minari = pytest.importorskip("minari")
+    from minari.data_collector.episode_buffer import EpisodeBuffer
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    arrays = rollout_arrays(episodes=12, max_steps=25, partial_tail=0)
+    ends = np.flatnonzero(arrays["terminals"] | arrays["timeouts"])
+    buffers, start = [], 0
+    for episode, end in enumerate(ends):
+        sl = slice(start, end + 1)
+        buffers.append(EpisodeBuffer(
+            id=episode,
+            observations=np.concatenate([arrays["observations"][sl], arrays["next_observations"][end:end + 1]]),
+            actions=arrays["actions"][sl], rewards=arrays["rewards"][sl],
+            terminations=arrays["terminals"][sl], truncations=arrays["timeouts"][sl]))
+        start = end + 1
+    with pytest.warns(UserWarning, match="recommended|eval_env"):
+        minari.create_dataset_from_buffers("ramac-test/hopper-random-v0", buffers, env=gym.make("Hopper-v5"),
+                                           algorithm_name="random")
+    return "ramac-test/hopper-random-v0", arrays, buffers
+
+
+def test_minari_episodes_flatten_in_id_order(minari_dataset):
+    dataset_id, arrays, buffers = minari_dataset
+    t = minari_transitions(dataset_id, download=False)
+    n = sum(len(b.actions) for b in buffers)
+    assert len(t) == n == len(arrays["rewards"])
+    assert np.allclose(t.observations, arrays["observations"], atol=1e-6)
+    assert np.allclose(t.next_observations, arrays["next_observations"], atol=1e-6)
+    assert np.array_equal(t.terminals, arrays["terminals"].astype(np.float32))
+    assert t.episode_ends.sum() == len(buffers)
+    with pytest.raises(FileNotFoundError, match="could not be loaded"):
+        minari_transitions("ramac-test/absent-v0", download=False)
+
+
+def test_data_module_relabels_checks_dimensions_and_normalises(tmp_path):
+    path = write_d4rl_file(tmp_path / "hopper.hdf5", rollout_arrays(episodes=10, max_steps=30), dtype=np.float64)
+    dm = StochasticD4RLDataModule("hopper", "medium", source="file", path=str(path), hazard=HAZARD,
+                                  normalize_observations=True)
+    assert (dm.obs_dim, dm.action_dim, dm.max_action) == (11, 3, 1.0)
+    assert "transitions" not in vars(dm)  # dimensions come from the env: building a learner loads no data
+    t = dm.transitions
+    assert dm.risky is not None and dm.risky.any() and dm.penalised.sum() > 0
+    assert abs(t.observations.mean()) < 0.2 and dm.observation_stats is not None
+    assert dm.description["path"] == str(path) and dm.description["hazard"]["penalty"] == -50.0
+    again = StochasticD4RLDataModule("hopper", "medium", source="file", path=str(path), hazard=HAZARD,
+                                     normalize_observations=True)
+    assert again.description["sha256"] == dm.description["sha256"]
+    walker = StochasticD4RLDataModule("walker2d", "medium", source="file", path=str(path))
+    with pytest.raises(ValueError, match=r"obs dim 11 .* Walker2d-v5 has 17"):
+        _ = walker.transitions
+
+
+@pytest.mark.parametrize("with_next", [True, False])
+def test_pose_hazard_fires_on_falls(tmp_path, with_next):
+    """A terminal row's hazard is decided on the post-fall state, stored in the file or re-simulated;
+    the following row (the next episode's reset pose) would never fire."""
+    arrays = rollout_arrays(episodes=10, max_steps=60)
+    assert arrays["terminals"].sum() >= 5
+    path = write_d4rl_file(tmp_path / "hopper.hdf5", arrays, dtype=np.float64, next_observations=with_next)
+    certain = Hazard(kind="pose", probability=1.0, penalty=-50.0, low=-0.15, high=0.15, termination_factor=100.0)
+    dm = StochasticD4RLDataModule("hopper", "medium", path=str(path), hazard=certain)  # a path selects the file
+    assert dm.source == "file"
+    t = dm.transitions
+    assert dm.statistics["terminal_next_states"] == ("stored" if with_next else "re-simulated")
+    terminal = t.terminals == 1
+    true_pitch = arrays["next_observations"][:-1][~arrays["timeouts"][:-1]][:, 1]  # rows kept by the reader
+    np.testing.assert_allclose(t.next_observations[terminal], arrays["next_observations"][arrays["terminals"]],
+                               atol=1e-6)  # re-simulation reproduces MuJoCo's step
+    expected = (true_pitch < -0.15) | (true_pitch > 0.15)
+    assert np.array_equal(dm.penalised, expected)
+    assert dm.penalised[terminal].sum() >= 3  # falls past the pitch range are penalised
+    following_pitch = arrays["observations"][1:][~arrays["timeouts"][:-1]][:, 1][terminal]
+    assert not ((following_pitch < -0.15) | (following_pitch > 0.15)).any()  # reset poses: never risky
+    assert np.array_equal(t.rewards, (arrays["rewards"][:-1][~arrays["timeouts"][:-1]] - 50.0 * expected)
+                          .astype(np.float32))  # the stored reward plus the penalty
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    (dict(source="file"), "needs data.path"),
+    (dict(source="minari"), "needs data.minari_id"),
+    (dict(source="d4rl", path="x.hdf5"), "only used with data.source=file"),
+    (dict(dataset="medium-random"), "data.dataset must be one of"),
+    (dict(source="web"), "data.source must be"),
+    (dict(source="zoo", dataset="random"), "the zoo makes"),
+])
+def test_data_module_option_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        StochasticD4RLDataModule("hopper", **kwargs)
+
+
+SMALL = ["--trainer.max_steps", "20", "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary",
+         "false", "--model.init_args.diffusion_steps", "3", "--model.init_args.n_quantiles", "4",
+         "--model.init_args.risk_warmup_iterations", "5", "--data.init_args.batch_size", "32"]
+
+
+def test_fit_hopper_config_on_a_d4rl_layout_file(repo_root, tmp_path):
+    path = write_d4rl_file(tmp_path / "hopper.hdf5", rollout_arrays(episodes=10, max_steps=30), dtype=np.float64,
+                           next_observations=False)
+    main(["fit", "--config", os.path.join(repo_root, "conf", "hopper.yaml"), *SMALL,
+          "--trainer.default_root_dir", str(tmp_path / "run"), "--data.init_args.source", "file",
+          "--data.init_args.path", str(path), "--data.init_args.normalize_observations", "true"])
+    ckpt = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert ckpt["global_step"] == 20
+    data = ckpt["StochasticD4RLDataModule"]["data"]
+    assert data["path"] == str(path) and data["hazard"]["low"] == -0.17 and data["normalize_observations"]
+    assert not torch.equal(ckpt["state_dict"]["obs_normalizer.std"], torch.ones(11))
+
+
+def test_fit_hopper_config_on_a_minari_dataset(repo_root, tmp_path, minari_dataset):
+    dataset_id, _, _ = minari_dataset
+    main(["fit", "--config", os.path.join(repo_root, "conf", "hopper.yaml"), *SMALL,
+          "--trainer.default_root_dir", str(tmp_path / "run"), "--data.init_args.source", "minari",
+          "--data.init_args.minari_id", dataset_id, "--data.init_args.download", "false"])
+    ckpt = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert ckpt["global_step"] == 20
+    assert ckpt["StochasticD4RLDataModule"]["data"]["minari_id"] == dataset_id
+
+
+def test_fit_with_rollout_evaluation_writes_metrics_and_plot(repo_root, tmp_path):
+    import json
+
+    path = write_d4rl_file(tmp_path / "hopper.hdf5", rollout_arrays(episodes=10, max_steps=30))
+    main(["fit", "--config", os.path.join(repo_root, "conf", "hopper.yaml"), *SMALL,
+          "--trainer.default_root_dir", str(tmp_path / "run"), "--data.source", "file", "--data.path", str(path),
+          "--trainer.callbacks.every_n_iterations", "10",  # the config's RolloutEvaluation
+          "--trainer.callbacks.episodes", "3", "--trainer.callbacks.horizon", "50",
+          "--trainer.callbacks+=ModelCheckpoint", "--trainer.callbacks.monitor", "eval/return_cvar_0.1",
+          "--trainer.callbacks.mode", "max", "--trainer.callbacks.every_n_train_steps", "10",
+          "--trainer.callbacks.dirpath", str(tmp_path / "best"), "--trainer.callbacks.filename", "best-{step}"])
+    report = json.loads((tmp_path / "run" / "eval.json").read_text())
+    assert [h["iteration"] for h in report["history"]] == [10.0, 20.0]
+    last = report["history"][-1]
+    assert last["episodes"] == 3 and last["episode_length"] <= 50
+    assert 0.0 <= last["ood_action_rate"] <= 1.0 and "return_cvar_0.1" in last
+    assert (tmp_path / "run" / "eval.png").stat().st_size > 5000
+    best = max(report["history"], key=lambda h: h["return_cvar_0.1"])
+    assert [p.name for p in (tmp_path / "best").iterdir()] == [f"best-step={int(best['iteration'])}.ckpt"]
+
+
+def test_evaluate_command_is_deterministic(repo_root, tmp_path):
+    import json
+
+    from ramac.cli.evaluate import main as evaluate_main
+
+    path = write_d4rl_file(tmp_path / "hopper.hdf5", rollout_arrays(episodes=10, max_steps=30))
+    data = ["--data.source", "file", "--data.path", str(path), "--model.diffusion_steps", "3",
+            "--model.n_quantiles", "4"]
+    main(["fit", "--config", os.path.join(repo_root, "conf", "hopper.yaml"), *SMALL,
+          "--trainer.default_root_dir", str(tmp_path / "run"), *data[:4]])
+    ckpt = str(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    outs = []
+    for name in ("a", "b"):
+        evaluate_main(["--config", os.path.join(repo_root, "conf", "hopper.yaml"), "--ckpt_path", ckpt,
+                       "--episodes", "3", "--horizon", "40", "--out", str(tmp_path / f"{name}.json"), *data])
+        outs.append(json.loads((tmp_path / f"{name}.json").read_text()))
+    assert outs[0] == outs[1]
+    assert outs[0]["meta"]["iteration"] == 20 and outs[0]["metrics"]["episodes"] == 3

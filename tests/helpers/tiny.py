@@ -1,0 +1,66 @@
+"""Tiny data, trainers and learners for the tests (obs 3, action 2, hidden 16, 3 diffusion steps)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ramac.data.datamodule import OfflineDataModule
+from ramac.data.transitions import Transitions
+
+
+class TinyData(OfflineDataModule):
+    """Random transitions with a terminal and a non-terminal mix (obs 3, action 2)."""
+
+    def __init__(self, size: int = 128, batch_size: int = 16, obs_dim: int = 3, action_dim: int = 2,
+                 iterations_per_epoch: int = 7) -> None:
+        super().__init__(batch_size=batch_size, iterations_per_epoch=iterations_per_epoch)
+        self.size, self.dims = size, (obs_dim, action_dim)
+
+    def load_transitions(self) -> Transitions:
+        rng = np.random.default_rng(0)
+        o, a = self.dims
+        obs = rng.standard_normal((self.size, o))
+        return Transitions(obs, rng.uniform(-1, 1, (self.size, a)), rng.standard_normal(self.size),
+                           obs + 0.1 * rng.standard_normal((self.size, o)),
+                           (np.arange(self.size) % 5 == 0).astype(np.float32), source="tiny")
+
+
+def tiny_radac(**overrides):
+    from ramac.learners.radac import RADAC
+
+    kwargs = dict(obs_dim=3, action_dim=2, n_quantiles=4, critic_embedding_dim=8, critic_hidden_dim=16,
+                  actor_hidden_dim=16, diffusion_steps=3, ema_start_iteration=2, ema_every=2, critic_lr=1e-3,
+                  risk_warmup_iterations=0)
+    kwargs.update(overrides)
+    return RADAC(**kwargs)
+
+
+def quiet_trainer(**overrides):
+    import lightning.pytorch as pl
+
+    kwargs = dict(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                  enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=1)
+    kwargs.update(overrides)
+    return pl.Trainer(**kwargs)
+
+
+@dataclass(frozen=True)
+class TinyLearner:
+    """A learner as the contract suite (tests/learners/test_learner_contract.py) sees it.
+
+    ``steps``: per optimizer step of one iteration, in order, the parameter-name prefixes it trains;
+    ``frozen``: prefixes of networks that never receive gradients (targets, EMA copies).
+    """
+
+    make: Callable[..., object]
+    steps: tuple[tuple[str, ...], ...]
+    frozen: tuple[str, ...]
+
+
+#: every learner joins the contract suite by one entry here
+TINY_LEARNERS = {
+    "radac": TinyLearner(tiny_radac, steps=(("critic.",), ("actor.",)), frozen=("critic_target.", "actor_ema.")),
+}

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import copy
+
+import lightning.pytorch as pl
+import pytest
+import torch
+from helpers.tiny import TinyData, quiet_trainer, tiny_radac
+
+
+def test_iteration_counter_equals_global_step_and_targets_follow():
+    model = tiny_radac(target_update_rate=0.5, ema_decay=0.5, ema_start_iteration=2, ema_every=2)
+    initial_target = copy.deepcopy(model.critic_target.state_dict())
+    initial_ema = copy.deepcopy(model.actor_ema.state_dict())
+    snapshots = {}
+
+    class Snap(pl.Callback):
+        def on_train_batch_start(self, trainer, module, batch, batch_idx):
+            snapshots[batch_idx] = (copy.deepcopy(module.critic.state_dict()), copy.deepcopy(module.actor.state_dict()),
+                                    copy.deepcopy(module.critic_target.state_dict()),
+                                    copy.deepcopy(module.actor_ema.state_dict()))
+
+    trainer = quiet_trainer(max_steps=5, callbacks=[Snap()])
+    trainer.fit(model, datamodule=TinyData())
+    assert model.iteration == 5 and trainer.global_step == 5
+    # Polyak: target_1 = 0.5 target_0 + 0.5 critic_after_step_0
+    critic_after_0 = snapshots[1][0]
+    for name, value in snapshots[1][2].items():
+        assert torch.allclose(value, 0.5 * initial_target[name] + 0.5 * critic_after_0[name], atol=1e-6)
+    # EMA untouched at iterations 0 and 1, updated at iteration 2 (start 2, every 2), untouched at 3
+    for name, value in snapshots[2][3].items():
+        assert torch.equal(value, initial_ema[name])
+    actor_after_2 = snapshots[3][1]
+    for name, value in snapshots[3][3].items():
+        assert torch.allclose(value, 0.5 * initial_ema[name] + 0.5 * actor_after_2[name], atol=1e-6)
+    for name, value in snapshots[4][3].items():
+        assert torch.equal(value, snapshots[3][3][name])
+
+
+def test_learner_rejects_bad_options():
+    with pytest.raises(ValueError, match="distortion"):
+        tiny_radac(distortion="entropic")
+    with pytest.raises(ValueError, match="target_clip"):
+        tiny_radac(target_clip=(5.0, -5.0))
+    with pytest.raises(ValueError, match="ema_decay"):
+        tiny_radac(ema_decay=1.0)
+
+
+def test_defaults_are_the_released_values():
+    """paper-notes §2: released main.py (global values) and the hopper-medium-expert row of configs/radac.yaml;
+    §1.2: T = 5 vp, clip_denoised, EMA 0.995 every 5 from 1000, online actor at evaluation, kappa 1."""
+    import inspect
+
+    from ramac.learners.radac import RADAC
+
+    defaults = {name: p.default for name, p in inspect.signature(RADAC).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    released = dict(n_quantiles=16, critic_embedding_dim=64, critic_hidden_dim=256, discount=0.99,
+                    target_update_rate=0.005, target_clip=(-300.0, 300.0), huber_kappa=1.0, diffusion_steps=5,
+                    beta_schedule="vp", actor_hidden_dim=256, clip_denoised=True, bc_weight=1.0, risk_weight=0.05,
+                    distortion="cvar", cvar_alpha=0.1, risk_warmup_iterations=300_000, risk_ramp_iterations=0,
+                    ema_decay=0.995, ema_every=5, ema_start_iteration=1000, eval_actor="online", actor_lr=3e-4,
+                    critic_lr=1e-5, max_grad_norm=5.0)
+    for key, value in released.items():
+        assert defaults[key] == value and type(defaults[key]) is type(value), key
+    assert defaults["quantile_pairing"] == "standard"  # ours: the released pairing collapses the quantiles
+    assert defaults["n_target_quantiles"] is None and defaults["n_risk_quantiles"] is None  # both = N, as released
+    from ramac.data.datamodule import OfflineDataModule
+
+    assert inspect.signature(OfflineDataModule).parameters["batch_size"].default == 256
+
+
+def test_risk_term_wiring_inside_update():
+    """The actor's risk term reads the critic *after* its step, at levels g(u) = alpha u in [0, alpha), with the
+    critic weights detached, and its weight follows the warm-up."""
+    model = tiny_radac(risk_weight=0.3, risk_warmup_iterations=2, cvar_alpha=0.25, n_quantiles=64)
+    calls = []
+    forward = model.critic.forward
+
+    def recording(obs, actions, taus, detach_params=False):
+        calls.append({"taus": taus.detach().clone(), "detach": detach_params,
+                      "params": [p.detach().clone() for p in model.critic.parameters()]})
+        return forward(obs, actions, taus, detach_params)
+
+    model.critic.forward = recording
+    weights = []
+    update = model.update
+
+    def capture(batch, generator):
+        metrics = update(batch, generator)
+        weights.append(float(metrics["train/actor/risk_weight"]))
+        after = [p.detach().clone() for p in model.critic.parameters()]
+        critic_call, risk_call = calls[-2:]
+        assert not critic_call["detach"] and risk_call["detach"]
+        assert all(torch.equal(a, b) for a, b in zip(risk_call["params"], after, strict=True))  # after the step
+        assert not all(torch.equal(a, b) for a, b in zip(critic_call["params"], after, strict=True))
+        assert (risk_call["taus"] >= 0).all() and (risk_call["taus"] < 0.25).all()
+        assert risk_call["taus"].max() > 0.2  # spread over [0, alpha), not squeezed
+        assert (critic_call["taus"] > 0.25).any()  # the critic's own levels span (0, 1)
+        return metrics
+
+    model.update = capture
+    quiet_trainer(max_steps=5).fit(model, datamodule=TinyData())
+    assert weights == pytest.approx([0.0, 0.0, 0.0, 0.3, 0.3])  # off through the warm-up (and its last iteration)
+
+
+def test_act_uses_the_online_actor_on_normalised_observations():
+    model = tiny_radac()
+    with torch.no_grad():
+        for p in model.actor_ema.parameters():
+            p.add_(0.5)  # the EMA actor now acts differently
+    mean, std = torch.tensor([1.0, -2.0, 0.5]), torch.tensor([2.0, 0.5, 3.0])
+    model.obs_normalizer.set_statistics(mean.numpy(), std.numpy())
+    obs = torch.randn(6, 3)
+    acted = model.act(obs, torch.Generator().manual_seed(4))
+    expected = model.actor.sample((obs - mean) / std, torch.Generator().manual_seed(4))
+    assert torch.allclose(acted, expected, atol=1e-6)
+    assert not torch.allclose(acted, model.actor.sample(obs, torch.Generator().manual_seed(4)), atol=1e-3)
+    assert not torch.allclose(acted, model.actor_ema.sample((obs - mean) / std, torch.Generator().manual_seed(4)),
+                              atol=1e-3)
+    ema = tiny_radac(eval_actor="ema")
+    ema.load_state_dict(model.state_dict())
+    assert torch.allclose(ema.act(obs, torch.Generator().manual_seed(4)),
+                          model.actor_ema.sample((obs - mean) / std, torch.Generator().manual_seed(4)), atol=1e-6)

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from statistics import NormalDist
+
+import pytest
+import torch
+
+from ramac.objectives.risk import DISTORTIONS, check_distortion, cpw, cvar, distort, power, wang
+
+LEVELS = torch.linspace(0, 1, 101, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("name", DISTORTIONS)
+def test_distortions_map_unit_interval_monotonically(name):
+    out = distort(LEVELS, name, cvar_alpha=0.25)
+    assert out.min() >= 0 and out.max() <= 1
+    assert torch.all(out[1:] >= out[:-1])
+    assert out[0].item() == pytest.approx(0.0)
+
+
+def test_cvar_is_scaled_uniform_and_averages_the_lower_tail():
+    assert cvar(LEVELS, 0.1).max().item() == pytest.approx(0.1)
+    assert torch.equal(cvar(LEVELS, 1.0), LEVELS)
+    # E[F^{-1}(alpha U)] for Z ~ U(0, 10) is the mean of the worst alpha share: 10 alpha / 2
+    u = torch.rand(200_000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    assert (10 * cvar(u, 0.2)).mean().item() == pytest.approx(1.0, abs=0.01)
+    with pytest.raises(ValueError, match="cvar_alpha"):
+        cvar(LEVELS, 0.0)
+
+
+def test_wang_against_statistics_normal():
+    nd = NormalDist()
+    for u in (0.05, 0.3, 0.5, 0.9):
+        want = nd.cdf(nd.inv_cdf(u) - 0.7)
+        assert wang(torch.tensor([u], dtype=torch.float64), -0.7).item() == pytest.approx(want, rel=1e-9)
+    assert torch.all(wang(LEVELS[1:-1], -0.7) < LEVELS[1:-1])  # eta < 0 is risk-averse
+
+
+def test_cpw_and_power_special_cases():
+    assert torch.allclose(cpw(LEVELS, 1.0), LEVELS)
+    assert torch.allclose(power(LEVELS, 0.0), LEVELS)
+    assert torch.all(power(LEVELS[1:-1], -2.0) < LEVELS[1:-1])  # risk-averse
+    assert torch.all(power(LEVELS[1:-1], 2.0) > LEVELS[1:-1])  # risk-seeking
+    assert power(torch.tensor([0.5], dtype=torch.float64), -2.0).item() == pytest.approx(1 - 0.5 ** (1 / 3))
+
+
+def test_distort_defaults_and_errors():
+    assert torch.allclose(distort(LEVELS, "wang", 0.1), wang(LEVELS, -0.7))
+    assert torch.allclose(distort(LEVELS, "power", 0.1, param=1.0), power(LEVELS, 1.0))
+    with pytest.raises(ValueError, match="distortion"):
+        check_distortion("spectral", 0.1, None)
+    with pytest.raises(ValueError, match="cvar_alpha"):
+        check_distortion("cvar", 1.5, None)
+    with pytest.raises(ValueError, match="cpw"):
+        cpw(LEVELS, -1.0)
