@@ -15,7 +15,7 @@ $(BIN)/ramac: pyproject.toml
 
 install: $(BIN)/ramac
 
-# The main job: the 2-D risky bandit (about 3 minutes on 2 CPU cores); writes runs/bandit/bandit.png.
+# The main job: the 2-D risky bandit (about 5½ minutes on 2 CPU cores); writes runs/radac/bandit/bandit.png.
 run: install
 	$(BIN)/ramac fit --config conf/bandit.yaml
 

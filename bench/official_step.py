@@ -1,7 +1,7 @@
 """A stand-in for the released RAMAC code's RADAC iteration, with the same structure and math.
 
 Written for this benchmark (not copied): it reproduces what makes the released step cost what it
-costs (paper-notes §1.2, research/speed.md §1.1): each critic tiles state, action and τ to B·N rows
+costs (released agents/radac.py and utils/quantile_value.py): each critic tiles state, action and τ to B·N rows
 before every layer; two critic modules with two backward passes and two default (for-loop) Adams;
 nn.Mish; schedule coefficients gathered per step; τ drawn on the host; Python-loop Polyak/EMA; and
 ``.item()`` for logging. ``compare_official.py`` times it next to ramac's update.

@@ -21,7 +21,7 @@ from ramac.data.datamodule import OfflineDataModule
 from ramac.data.transitions import Transitions
 from ramac.learners.radac import RADAC
 
-TASKS = {  # obs, action, quantiles, embedding (paper-notes §2)
+TASKS = {  # obs, action, quantiles, embedding (released configs/radac.yaml)
     "hopper": (11, 3, 16, 64),
     "halfcheetah": (17, 6, 32, 128),
 }

@@ -47,7 +47,7 @@ def test_learner_rejects_bad_options():
 
 
 def test_defaults_are_the_released_values():
-    """paper-notes §2: released main.py (global values) and the hopper-medium-expert row of configs/radac.yaml;
+    """Released main.py (global values) and the hopper-medium-expert row of configs/radac.yaml;
     §1.2: T = 5 vp, clip_denoised, EMA 0.995 every 5 from 1000, online actor at evaluation, kappa 1."""
     import inspect
 

@@ -7,7 +7,7 @@ Architecture per member (O-RAAC / RAMAC ``utils/quantile_value.py``): state bran
 
 Speed: the state-action part runs once per sample (B rows) and the quantile part once per level
 (N rows); they meet only in the ``[E, B, N, D]`` product. The released code tiles every input to
-B·N rows before every layer, which is exact but ~2.5× slower (research/speed.md §1.3 item 1).
+B·N rows before every layer, which is exact but ~2.5× slower (BENCHMARKS.md, "What made the difference").
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The 2-D risky bandit of RAMAC's Fig. 3, with our own (documented) geometry and rewards.
 
 The paper describes "a safe center mode (moderate reward, no catastrophic tail) and a risky ring
-(higher mean with rare large penalties)" but publishes no numbers (paper-notes §3). The values below
+(higher mean with rare large penalties)" but publishes no numbers (arXiv 2510.02695, Fig. 3). The values below
 are **ours**. With the defaults:
 
 - actions live in ``[-1, 1]²``; distances ``ρ = |a - c|`` are measured from the mode centre ``c``;

@@ -1,4 +1,4 @@
-"""Stochastic-D4RL hazards: rare heavy penalties in MuJoCo locomotion (RAMAC, paper-notes §4).
+"""Stochastic-D4RL hazards: rare heavy penalties in MuJoCo locomotion (RAMAC, arXiv 2510.02695, §5).
 
 RAMAC's rule (released code ``environment/risky_wrappers.py``, reimplemented):
 

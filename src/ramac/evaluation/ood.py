@@ -1,7 +1,7 @@
 """State-conditioned nearest-neighbour OOD-action detector (our definition; RAMAC's is unpublished).
 
 RAMAC reports "state-conditioned OOD action rates ... using a nearest-neighbor detector with κ=3"
-(research notes §5) without the exact rule. Ours, for a policy action ``a`` at a visited state ``s``:
+(arXiv 2510.02695, §5) without the exact rule. Ours, for a policy action ``a`` at a visited state ``s``:
 
 1. ``N_k(s)``: the ``k`` dataset states nearest to ``s`` (Euclidean, states standardised per dimension
    with the dataset's standard deviation);

@@ -54,7 +54,7 @@ class RADAC(OfflineLearner):
         target_clip: ``(low, high)`` clamp of the TD target, or ``None``.
         huber_kappa: ``κ`` of the quantile-Huber loss.
         quantile_pairing: ``standard`` (IQN) or ``released`` (reproduce the released code's pairing,
-            which collapses the quantiles; paper-notes §1.3).
+            which collapses the quantiles; README "Differences from the released code").
         diffusion_steps, beta_schedule, actor_hidden_dim, clip_denoised: diffusion actor.
         actor_input_scale: factor on ``x_t`` at the denoiser's input (1 = released code).
         bc_weight: weight of the behaviour-cloning loss.

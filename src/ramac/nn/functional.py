@@ -1,4 +1,4 @@
-"""Activation and layer kernels chosen for speed on CPU (see BENCHMARKS.md and research notes)."""
+"""Activation and layer kernels chosen for speed on CPU (BENCHMARKS.md, "What made the difference")."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ class _MishFunction(torch.autograd.Function):
     """Exact Mish ``x tanh(softplus(x))`` computed with one exponential.
 
     ``tanh(softplus(x)) = n / (n + 2)`` with ``n = e^x (e^x + 2)``; the derivative is
-    ``t + x (1 - t²) σ(x)``. Eager ``F.mish`` on CPU costs ~2× more per call (research/speed.md §1.3).
+    ``t + x (1 - t²) σ(x)``. Eager ``F.mish`` on CPU costs ~2× more per call (BENCHMARKS.md).
     """
 
     @staticmethod
@@ -58,7 +58,7 @@ def ensemble_head(hidden: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
     """Per-member ``Linear(H, 1)``: ``hidden [E, R, H]``, ``weight [E, H]``, ``bias [E]`` -> ``[E, R]``.
 
     On CPU as ``E`` matrix-vector products over ``unbind`` slices: a batched ``bmm`` with one output
-    column can be several times slower there (research/speed.md §1.3 item 2), and ``unbind``'s
+    column can be several times slower there (BENCHMARKS.md, "What made the difference"), and ``unbind``'s
     backward stacks the slice gradients where indexing would zero-fill a full ``[E, R, H]`` buffer per
     member.
     """

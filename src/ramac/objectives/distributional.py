@@ -37,7 +37,7 @@ def quantile_huber_loss(
     ``pairing="standard"`` is the IQN pairing above: each level ``tau_i`` weights the predicted
     quantile it was evaluated at. ``pairing="released"`` reproduces the released RAMAC code
     (``agents/radac.py`` ``quantile_huber_loss``), which weights by the level indexed with the
-    *target* sample ``j`` (paper-notes §1.3); it needs ``M == N`` and makes the learned quantiles
+    *target* sample ``j`` (released ``agents/radac.py``; README "Differences from the released code"); it needs ``M == N`` and makes the learned quantiles
     collapse towards one τ-independent value. Use it only to reproduce the released code.
     """
     if target.dim() != 2 or pred.shape[-2] != target.shape[0]:
@@ -72,7 +72,7 @@ def distributional_td_target(
     r"""Distributional TD target with the element-wise minimum over the target ensemble.
 
     ``y_j = clip(r + discount (1 - d) min_e Z_e^{targ}(s', a'; tau'_j), lo, hi)``
-    (RAMAC, paper-notes §1.2 item 3: the minimum is taken per quantile level).
+    (RAMAC Eq. 10; released ``agents/radac.py``: the minimum is taken per quantile level).
     """
     if next_quantiles.dim() != 3 or next_quantiles.shape[1] != rewards.shape[0]:
         raise ValueError(f"next_quantiles must be [E, B, M] with B = {rewards.shape[0]}; "

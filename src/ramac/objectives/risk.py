@@ -2,7 +2,7 @@
 
 A distortion ``g`` turns the risk-neutral expectation ``E_u[Z(u)]`` into a distorted risk measure
 ``E_u[Z(g(u))]`` (Dabney et al. 2018, "Implicit Quantile Networks", §3.1 and Table 1; RAMAC uses
-CVaR at level 0.1, paper-notes §1.2 item 7). All functions are pure, elementwise and map [0, 1] into
+CVaR at level 0.1, arXiv 2510.02695 Eq. 12). All functions are pure, elementwise and map [0, 1] into
 [0, 1] monotonically.
 """
 
@@ -92,7 +92,7 @@ def risk_value(quantiles: Tensor) -> Tensor:  # quantiles [E, B, K] at distorted
     r"""Monte-Carlo risk estimate ``(1/(B K)) Σ_{b,k} min_e Z_e(s_b, a_b; g(u_k))``.
 
     With the CVaR distortion ``g(u) = alpha u`` this estimates ``CVaR_alpha`` of the (minimum-of-twins)
-    return distribution at the policy's action (RAMAC, paper-notes §1.2 item 7).
+    return distribution at the policy's action (RAMAC Eq. 12).
     """
     if quantiles.dim() != 3:
         raise ValueError(f"quantiles must be [E, B, K], got {tuple(quantiles.shape)}")

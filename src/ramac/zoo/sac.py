@@ -1,7 +1,7 @@
 """Soft actor-critic (Haarnoja et al. 2018, with automatic entropy tuning) for behaviour policies.
 
 A lean implementation, chosen by measurement over stable-baselines3 on this project's CPUs (~50 vs ~42 env
-steps/s on one thread; research notes "Behaviour-policy training"). Training saves and resumes
+steps/s on one thread; BENCHMARKS.md "Behaviour data"). Training saves and resumes
 everything: networks, optimisers, the entropy coefficient, the replay buffer, the step counters and all
 random states (torch, the replay sampler, the exploration generator and the environment's ``np_random``).
 Resume checkpoints are written at episode boundaries, so a resumed run repeats an uninterrupted one exactly.
