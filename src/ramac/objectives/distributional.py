@@ -37,8 +37,8 @@ def quantile_huber_loss(
     ``pairing="standard"`` is the IQN pairing above: each level ``tau_i`` weights the predicted
     quantile it was evaluated at. ``pairing="released"`` reproduces the released RAMAC code
     (``agents/radac.py`` ``quantile_huber_loss``), which weights by the level indexed with the
-    *target* sample ``j`` (released ``agents/radac.py``; README "Differences from the released code"); it needs ``M == N`` and makes the learned quantiles
-    collapse towards one τ-independent value. Use it only to reproduce the released code.
+    *target* sample ``j`` (README "Differences from the released code"); it needs ``M == N`` and makes
+    the learned quantiles collapse towards one τ-independent value. Use it only to reproduce the released code.
     """
     if target.dim() != 2 or pred.shape[-2] != target.shape[0]:
         raise ValueError(f"target must be [B, M] with B = pred.shape[-2]; got pred {tuple(pred.shape)}, "
