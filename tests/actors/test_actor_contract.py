@@ -7,31 +7,35 @@ import torch
 
 from ramac.actors.base import Actor, LogProbActor
 from ramac.actors.diffusion import DiffusionActor
+from ramac.actors.flow import FlowActor, OneStepActor
 from ramac.actors.tanh_gaussian import TanhGaussianActor
 
 #: every actor joins the suite by one entry: a factory for obs 3, action 2, max_action 0.5
 ACTORS = {
     "diffusion": lambda: DiffusionActor(3, 2, max_action=0.5, diffusion_steps=3, hidden_dim=16),
+    "flow": lambda: FlowActor(3, 2, max_action=0.5, flow_steps=3, hidden_dim=16, hidden_layers=2),
     "tanh_gaussian": lambda: TanhGaussianActor(3, 2, max_action=0.5, hidden_dim=16),
 }
+#: noise-conditioned policies without a likelihood (no bc_loss): they join the sampling checks only
+SAMPLERS = {**ACTORS, "one_step": lambda: OneStepActor(3, 2, max_action=0.5, hidden_dim=16, hidden_layers=2)}
 NAMES = sorted(ACTORS)
 
 
 def make(name):
     torch.manual_seed(0)
-    return ACTORS[name]()
+    return SAMPLERS[name]()
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
 def test_sample_shape_and_box(name):
     actor = make(name)
-    assert isinstance(actor, Actor)
+    assert isinstance(actor, Actor) == (name in ACTORS)
     actions = actor.sample(torch.randn(64, 3), torch.Generator().manual_seed(1))
     assert actions.shape == (64, 2) and actions.abs().max() <= 0.5
     assert actions.std(0).min() > 0  # a distribution, not a constant
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
 def test_actions_from_noise_is_deterministic_and_is_what_sample_does(name):
     actor = make(name)
     obs = torch.randn(5, 3)
@@ -55,7 +59,7 @@ def test_bc_loss_is_a_finite_scalar_and_one_step_moves_every_parameter(name):
     assert [n for n, p in actor.named_parameters() if torch.equal(p, before[n])] == []
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
 def test_sample_is_reparameterised(name):
     actor = make(name)
     actor.sample(torch.randn(16, 3), torch.Generator().manual_seed(4)).sum().backward()

@@ -60,7 +60,43 @@ class TinyLearner:
     frozen: tuple[str, ...]
 
 
+def tiny_bc(**overrides):
+    from ramac.learners.bc import BC
+
+    return BC(**{**dict(obs_dim=3, action_dim=2, actor_hidden_dim=16, diffusion_steps=3, flow_steps=3), **overrides})
+
+
+def tiny_diffusion_ql(**overrides):
+    from ramac.learners.diffusion_ql import DiffusionQL
+
+    kwargs = dict(obs_dim=3, action_dim=2, actor_hidden_dim=16, critic_hidden_dim=16, diffusion_steps=3,
+                  ema_start_iteration=2, ema_every=2, eval_candidates=4)
+    return DiffusionQL(**{**kwargs, **overrides})
+
+
+def tiny_fql(**overrides):
+    from ramac.learners.fql import FQL
+
+    return FQL(**{**dict(obs_dim=3, action_dim=2, hidden_dim=16, hidden_layers=2, flow_steps=3), **overrides})
+
+
+def tiny_rafmac(**overrides):
+    from ramac.learners.rafmac import RAFMAC
+
+    kwargs = dict(obs_dim=3, action_dim=2, n_quantiles=4, critic_embedding_dim=8, critic_hidden_dim=16,
+                  actor_hidden_dim=16, actor_hidden_layers=2, flow_steps=3, critic_lr=1e-3)
+    return RAFMAC(**{**kwargs, **overrides})
+
+
 #: every learner joins the contract suite by one entry here
 TINY_LEARNERS = {
     "radac": TinyLearner(tiny_radac, steps=(("critic.",), ("actor.",)), frozen=("critic_target.", "actor_ema.")),
+    "bc_diffusion": TinyLearner(tiny_bc, steps=(("actor.",),), frozen=()),
+    "bc_flow": TinyLearner(lambda **kw: tiny_bc(actor="flow", **kw), steps=(("actor.",),), frozen=()),
+    "bc_tanh_gaussian": TinyLearner(lambda **kw: tiny_bc(actor="tanh_gaussian", **kw), steps=(("actor.",),),
+                                    frozen=()),
+    "diffusion_ql": TinyLearner(tiny_diffusion_ql, steps=(("critic.",), ("actor.",)),
+                                frozen=("critic_target.", "actor_ema.")),
+    "fql": TinyLearner(tiny_fql, steps=(("critic.", "flow_actor.", "actor."),), frozen=("critic_target.",)),
+    "rafmac": TinyLearner(tiny_rafmac, steps=(("critic.",), ("flow_actor.", "actor.")), frozen=("critic_target.",)),
 }

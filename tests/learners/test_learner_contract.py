@@ -24,7 +24,7 @@ def test_each_optimizer_step_reaches_its_parameters_and_no_others(name):
     """Per backward pass of an iteration: every parameter of that step gets a gradient, no other gradient
     changes, and target/EMA networks never get one (TorchRL's per-loss gradient test, generalised)."""
     spec = TINY_LEARNERS[name]
-    model = spec.make(risk_weight=1.0) if name == "radac" else spec.make()
+    model = spec.make(risk_weight=1.0) if name == "radac" else spec.make()  # RADAC's default weight is tiny
     records = []
     original = model.manual_backward
 

@@ -1,8 +1,9 @@
-"""Fig. 3-style report for the 2-D risky bandit: ground truth, BC-only and RADAC samples.
+"""Fig. 3-style report for the 2-D risky bandit: ground truth, BC-only and the learner's samples.
 
-The BC-only panel comes from a reference actor trained beside the learner: a copy of the learner's
-actor at initialisation, updated every iteration with the learner's actor loss at risk weight 0
-(``bc_weight · L_BC``), the same optimiser settings, clipping and batch size, and its own random
+The BC-only panel comes from a reference actor trained beside the learner: a copy, at initialisation, of the
+actor the learner names in ``bc_reference()`` (RADAC's and Diffusion-QL's diffusion actor, FQL's and RAFMAC's BC
+flow, BC's own actor), updated every iteration with its BC loss alone (RADAC/RAFMAC: ``bc_weight · L_BC``, the
+actor loss at risk weight 0), the same optimiser settings, clipping and batch size, and its own random
 stream. One ``ramac fit`` therefore produces the whole comparison; the reference's weights and
 optimiser are part of the checkpoint, so a resumed run ends with the same figure.
 """
@@ -20,6 +21,7 @@ import torch
 
 from ramac.data.bandit import BanditDataModule
 from ramac.envs.bandit import ELSEWHERE, RING, SAFE, RiskyBandit
+from ramac.learners.base import BCReference
 from ramac.training.gradients import clip_grad_norm_
 from ramac.training.rng import iteration_seed
 
@@ -39,6 +41,7 @@ class BanditReport(pl.Callback):
         if num_samples < 1:
             raise ValueError(f"BanditReport: num_samples must be >= 1, got {num_samples}")
         self.num_samples, self.filename, self.sample_seed = num_samples, filename, sample_seed
+        self.settings: BCReference | None = None
         self.reference: torch.nn.Module | None = None
         self.optimizer: torch.optim.Optimizer | None = None
         self._pending_state: dict[str, Any] | None = None
@@ -50,9 +53,10 @@ class BanditReport(pl.Callback):
         if not isinstance(trainer.datamodule, BanditDataModule):
             raise TypeError("BanditReport needs data: class_path ramac.data.bandit.BanditDataModule, got "
                             f"{type(trainer.datamodule).__name__}")
-        self.reference = copy.deepcopy(pl_module.actor).requires_grad_(True)
+        self.settings = pl_module.bc_reference()
+        self.reference = copy.deepcopy(self.settings.actor).requires_grad_(True)
         fused = pl_module.device.type in ("cpu", "cuda")
-        self.optimizer = torch.optim.Adam(self.reference.parameters(), lr=pl_module.hparams.actor_lr, fused=fused)
+        self.optimizer = torch.optim.Adam(self.reference.parameters(), lr=self.settings.lr, fused=fused)
         if self._pending_state is not None:
             self.reference.load_state_dict(self._pending_state["reference"])
             self.optimizer.load_state_dict(self._pending_state["optimizer"])
@@ -62,15 +66,16 @@ class BanditReport(pl.Callback):
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
         assert self.reference is not None and self.optimizer is not None and self._generator is not None
+        assert self.settings is not None
         iteration = pl_module.iteration - 1  # the learner has already counted this iteration
         generator = self._generator.manual_seed(
             iteration_seed(pl_module.seed + _REFERENCE_STREAM, trainer.global_rank, iteration))
         data = pl_module.sampler.sample(generator)
         with torch.autocast(pl_module.device.type, enabled=False):
-            loss = pl_module.hparams.bc_weight * self.reference.bc_loss(data.observations, data.actions, generator)
+            loss = self.settings.loss_weight * self.reference.bc_loss(data.observations, data.actions, generator)
         self.optimizer.zero_grad(set_to_none=False)
         loss.backward()
-        clip_grad_norm_(list(self.reference.parameters()), pl_module.hparams.max_grad_norm)
+        clip_grad_norm_(list(self.reference.parameters()), self.settings.max_grad_norm)
         self.optimizer.step()
 
     def state_dict(self) -> dict[str, Any]:
@@ -130,7 +135,7 @@ def _plot(path: str, bandit: RiskyBandit, contexts: np.ndarray, behaviour: np.nd
 
     axes[0].set_title(f"(a) ground truth\n{shares('behaviour')}")
     axes[1].scatter(*(reference - centre).T, s=5, color="tab:orange")
-    axes[1].set_title(f"(b) BC only, risk weight 0\n{shares('bc')}")
+    axes[1].set_title(f"(b) BC only\n{shares('bc')}")
     axes[2].scatter(*(learned - centre).T, s=5, color="tab:blue")
     axes[2].set_title(f"(c) {learner_name}\n{shares('learner')}")
     for ax in axes:

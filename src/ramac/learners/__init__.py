@@ -1,6 +1,10 @@
-"""Learners: Lightning modules that orchestrate the pure losses of one algorithm each."""
+"""Learners: one Lightning module per paper algorithm, each ``update()`` in its paper's order."""
 
 from ramac.learners.base import OfflineLearner
+from ramac.learners.bc import BC
+from ramac.learners.diffusion_ql import DiffusionQL
+from ramac.learners.fql import FQL
 from ramac.learners.radac import RADAC
+from ramac.learners.rafmac import RAFMAC
 
-__all__ = ["RADAC", "OfflineLearner"]
+__all__ = ["BC", "FQL", "RADAC", "RAFMAC", "DiffusionQL", "OfflineLearner"]

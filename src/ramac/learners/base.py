@@ -10,7 +10,9 @@ routes every optimizer step but the last through the strategy without counting i
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass
 from typing import Any
 
 import lightning.pytorch as pl
@@ -27,6 +29,17 @@ from ramac.training.gradients import average_gradients, clip_grad_norm_
 from ramac.training.memory import keep_freed_memory
 from ramac.training.rng import iteration_seed
 from ramac.types import Batch
+
+
+@dataclass(frozen=True)
+class BCReference:
+    """How to train a behaviour-cloning twin of a learner's actor (the bandit report's BC-only panel): a copy of
+    ``actor`` trained on ``loss_weight · actor.bc_loss`` with Adam at ``lr`` and gradient clip ``max_grad_norm``."""
+
+    actor: nn.Module
+    lr: float
+    max_grad_norm: float
+    loss_weight: float = 1.0
 
 
 class OfflineLearner(pl.LightningModule):
@@ -61,6 +74,10 @@ class OfflineLearner(pl.LightningModule):
     def act(self, obs: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Evaluation action for observations ``[B, O]`` -> ``[B, A]``."""
         raise NotImplementedError
+
+    def bc_reference(self) -> BCReference:
+        """The actor (and its optimiser settings) whose BC-only twin the bandit report trains."""
+        raise NotImplementedError(f"{type(self).__name__} defines no BC reference (bc_reference)")
 
     # -- Lightning hooks ------------------------------------------------------------------------
     def on_fit_start(self) -> None:
@@ -133,10 +150,11 @@ class OfflineLearner(pl.LightningModule):
             self._generator = torch.Generator(device=self.device)
         return self._generator.manual_seed(iteration_seed(self.seed, self.global_rank, self.iteration))
 
-    def optimize(self, optimizer: LightningOptimizer, loss: Tensor, module: nn.Module, *, max_norm: float = 0.0,
-                 ensemble_size: int | None = None, counted: bool = False) -> Tensor:
-        """One optimizer step on ``loss`` for the parameters of ``module``; returns the gradient norm measured
-        before clipping (``[E]`` with ``ensemble_size``, see :func:`ramac.training.gradients.clip_grad_norm_`).
+    def optimize(self, optimizer: LightningOptimizer, loss: Tensor, module: nn.Module | Sequence[nn.Module], *,
+                 max_norm: float = 0.0, ensemble_size: int | None = None, counted: bool = False) -> Tensor:
+        """One optimizer step on ``loss`` for the parameters of ``module`` (or of several modules that share one
+        optimizer, as FQL's single Adam); returns the gradient norm measured before clipping (``[E]`` with
+        ``ensemble_size``, see :func:`ramac.training.gradients.clip_grad_norm_`).
 
         ``zero_grad`` → ``manual_backward`` (precision plugin) → mean over DDP ranks → clip to ``max_norm``
         (0: measure only) → step through the strategy. The last step of an iteration passes ``counted=True``
@@ -144,7 +162,8 @@ class OfflineLearner(pl.LightningModule):
         """
         optimizer.zero_grad(set_to_none=False)
         self.manual_backward(loss)
-        params = list(module.parameters())
+        modules = [module] if isinstance(module, nn.Module) else list(module)
+        params = [p for m in modules for p in m.parameters()]
         average_gradients(params, self.trainer.world_size)
         norm = clip_grad_norm_(params, max_norm, ensemble_size)
         if counted:
@@ -153,3 +172,17 @@ class OfflineLearner(pl.LightningModule):
         else:
             self.trainer.strategy.optimizer_step(optimizer.optimizer, closure=lambda: None)
         return norm
+
+
+def check_positive(owner: str, **values: float) -> None:
+    """Refuse any option that is not > 0, naming the learner and the option."""
+    for name, value in values.items():
+        if not value > 0:
+            raise ValueError(f"{owner}: {name} must be > 0, got {value}")
+
+
+def check_non_negative(owner: str, **values: float) -> None:
+    """Refuse any option that is < 0, naming the learner and the option."""
+    for name, value in values.items():
+        if value < 0:
+            raise ValueError(f"{owner}: {name} must be >= 0, got {value}")

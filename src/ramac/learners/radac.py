@@ -24,7 +24,7 @@ from torch import Tensor
 from ramac.actors.diffusion import DiffusionActor
 from ramac.critics.iqn import TwinIQNCritic
 from ramac.generative.ddpm import BetaSchedule
-from ramac.learners.base import OfflineLearner
+from ramac.learners.base import BCReference, OfflineLearner
 from ramac.objectives.distributional import QuantilePairing, distributional_td_target, quantile_huber_loss
 from ramac.objectives.risk import Distortion, check_distortion, distort, risk_value, scheduled_risk_weight
 from ramac.training.averaging import soft_update_
@@ -183,6 +183,9 @@ class RADAC(OfflineLearner):
             "train/actor/risk_weight": torch.tensor(weight),
             "train/actor/grad_norm": actor_norm,
         }
+
+    def bc_reference(self) -> BCReference:
+        return BCReference(self.actor, self.hparams.actor_lr, self.hparams.max_grad_norm, self.hparams.bc_weight)
 
     @torch.no_grad()
     def act(self, obs: Tensor, generator: torch.Generator | None = None) -> Tensor:
