@@ -1,9 +1,9 @@
-"""Benchmark of the RADAC update (critic + actor + targets + EMA) through the real Lightning path.
+"""Benchmark of one learner's update (every optimizer step, targets, EMA) through the real Lightning path.
 
 Random data with the dimensions of a task; prints milliseconds per iteration and iterations/s.
 
     python bench/update_step.py --task hopper --threads 1
-    python bench/update_step.py --task halfcheetah --threads 2
+    python bench/update_step.py --task halfcheetah --threads 2 --algo diffusion_ql --precision bf16-mixed
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import torch
 
 from ramac.data.datamodule import OfflineDataModule
 from ramac.data.transitions import Transitions
-from ramac.learners.radac import RADAC
+from ramac.learners import BC, FQL, RADAC, RAFMAC, DiffusionQL
 
 TASKS = {  # obs, action, quantiles, embedding (released configs/radac.yaml)
     "hopper": (11, 3, 16, 64),
@@ -51,11 +51,21 @@ class Timer(pl.Callback):
             self.stamps.append(time.perf_counter())
 
 
-def run(task: str, iterations: int, warmup: int, accelerator: str, precision: str = "32-true") -> list[float]:
+#: each learner at its task settings (released configs where they exist), EMA on from the first iteration
+LEARNERS = {
+    "radac": lambda o, a, q, e: RADAC(o, a, n_quantiles=q, critic_embedding_dim=e, ema_start_iteration=0),
+    "bc": lambda o, a, q, e: BC(o, a),
+    "diffusion_ql": lambda o, a, q, e: DiffusionQL(o, a, ema_start_iteration=0),
+    "fql": lambda o, a, q, e: FQL(o, a, normalize_q_loss=True),
+    "rafmac": lambda o, a, q, e: RAFMAC(o, a, n_quantiles=q, critic_embedding_dim=e),
+}
+
+
+def run(task: str, iterations: int, warmup: int, accelerator: str, precision: str = "32-true",
+        algo: str = "radac") -> list[float]:
     obs_dim, action_dim, quantiles, embedding = TASKS[task]
     data = RandomData(obs_dim, action_dim)
-    model = RADAC(obs_dim, action_dim, n_quantiles=quantiles, critic_embedding_dim=embedding,
-                  ema_start_iteration=0)
+    model = LEARNERS[algo](obs_dim, action_dim, quantiles, embedding)
     timer = Timer(warmup)
     trainer = pl.Trainer(accelerator=accelerator, devices=1, max_steps=warmup + iterations, logger=False,
                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
@@ -73,15 +83,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--accelerator", default="cpu")
     parser.add_argument("--precision", default="32-true")
+    parser.add_argument("--algo", choices=sorted(LEARNERS), default="radac")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     torch.set_num_threads(args.threads)
     medians = []
     for _ in range(args.repeats):
-        times = run(args.task, args.iterations, args.warmup, args.accelerator, args.precision)
+        times = run(args.task, args.iterations, args.warmup, args.accelerator, args.precision, args.algo)
         medians.append(statistics.median(times))
     best = min(medians)
-    print(f"ramac RADAC update | task={args.task} threads={args.threads} accelerator={args.accelerator} "
+    print(f"ramac {args.algo} update | task={args.task} threads={args.threads} accelerator={args.accelerator} "
           f"precision={args.precision} | "
           f"median ms/it per repeat: {', '.join(f'{m:.1f}' for m in medians)} | best {best:.1f} ms "
           f"= {1000 / best:.1f} it/s")
