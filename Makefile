@@ -19,7 +19,7 @@ install: $(BIN)/ramac
 run: install
 	$(BIN)/ramac fit --config conf/bandit.yaml
 
-# The test suite (CPU, about 1 minute); `make test-slow` adds the SIGKILL/resume check (about 1.5 minutes).
+# The test suite (CPU, about 2 minutes); `make test-slow` adds the SIGKILL/resume check (about 1.5 minutes).
 test: install
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -m "not slow"
 
