@@ -33,9 +33,10 @@ from torch import Tensor
 from ramac.actors.flow import FlowActor, OneStepActor
 from ramac.critics.iqn import TwinIQNCritic
 from ramac.learners.base import BCReference, OfflineLearner, check_non_negative, check_positive
+from ramac.learners.distributional import iqn_td_loss, sample_levels
 from ramac.nn.mlp import Activation
-from ramac.objectives.distributional import QuantilePairing, distributional_td_target, quantile_huber_loss
-from ramac.objectives.risk import Distortion, check_distortion, distort, risk_value, scheduled_risk_weight
+from ramac.objectives.distributional import QuantilePairing
+from ramac.objectives.risk import Distortion, check_distortion, risk_value, scheduled_risk_weight
 from ramac.training.averaging import soft_update_
 from ramac.types import Batch
 
@@ -123,19 +124,16 @@ class RAFMAC(OfflineLearner):
         hp = self.hparams
         critic_opt, actor_opt = self.optimizers()
         obs, actions = batch.observations, batch.actions
-        n, m, k = hp.n_quantiles, self.n_target_quantiles, self.n_risk_quantiles
-        levels = torch.rand(n + m + k, generator=generator, device=obs.device)
-        taus, target_taus, risk_levels = levels.split([n, m, k])
-        risk_taus = distort(risk_levels, hp.distortion, hp.cvar_alpha, hp.distortion_param)
+        taus, target_taus, risk_taus = sample_levels(generator, obs.device, hp.n_quantiles, self.n_target_quantiles,
+                                                     self.n_risk_quantiles, hp.distortion, hp.cvar_alpha,
+                                                     hp.distortion_param)
 
         # Critic: distributional TD with the student's next actions and the element-wise min of the target twins.
         with torch.no_grad():
             next_actions = self.actor.sample(batch.next_observations, generator)  # [B, A]
-            next_z = self.critic_target(batch.next_observations, next_actions, target_taus)  # [E, B, M]
-            target = distributional_td_target(batch.rewards, batch.terminals, next_z.float(), hp.discount,
-                                              hp.target_clip)  # [B, M]
-        z = self.critic(obs, actions, taus).float()  # [E, B, N]
-        critic_losses = quantile_huber_loss(z, target, taus, hp.huber_kappa, hp.quantile_pairing)  # [E]
+        critic_losses, z, target = iqn_td_loss(self.critic, self.critic_target, batch, next_actions, taus,
+                                               target_taus, hp.discount, hp.target_clip, hp.huber_kappa,
+                                               hp.quantile_pairing)  # [E], [E, B, N], [B, M]
         critic_norms = self.optimize(critic_opt, critic_losses.sum(), self.critic, max_norm=hp.max_grad_norm,
                                      ensemble_size=self.critic.ensemble_size)  # [E]
 
