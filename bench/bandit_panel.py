@@ -22,7 +22,7 @@ from ramac.callbacks.checkpoint import read_checkpoint
 from ramac.cli.fit import build_cli
 from ramac.envs.bandit import RING, SAFE, RiskyBandit
 
-ALGOS = ("bc", "diffusion_ql", "fql", "radac", "rafmac")
+ALGOS = ("bc", "diffusion_ql", "fql", "radac", "rafmac", "cql")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

@@ -6,9 +6,10 @@
 set -u
 cd "$(dirname "$0")/.."
 mkdir -p results/bandit
-ALGOS=${ALGOS:-"radac bc diffusion_ql fql rafmac"}
+ALGOS=${ALGOS:-"radac bc diffusion_ql fql rafmac cql"}
 run() {
   local algo=$1 seed=$2 root="runs/study/bandit/$1/seed$2"
+  mkdir -p "runs/study/bandit/$algo"
   [ -f "results/bandit/$algo-seed$seed.json" ] && return 0
   local resume=()
   [ -f "$root/checkpoints/last.ckpt" ] && resume=(--ckpt_path last)
@@ -19,7 +20,6 @@ run() {
 jobs_list=()
 for algo in $ALGOS; do for seed in 0 1 2; do jobs_list+=("$algo $seed"); done; done
 for ((i = 0; i < ${#jobs_list[@]}; i += 2)); do
-  mkdir -p runs/study/bandit/{radac,bc,diffusion_ql,fql,rafmac}
   run ${jobs_list[i]} &
   [ $((i + 1)) -lt ${#jobs_list[@]} ] && run ${jobs_list[i + 1]} &
   wait

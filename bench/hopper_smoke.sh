@@ -6,7 +6,7 @@
 set -u
 cd "$(dirname "$0")/.."
 mkdir -p results/hopper-2000 runs/study/hopper-2000
-for algo in ${ALGOS:-bc diffusion_ql fql rafmac radac}; do
+for algo in ${ALGOS:-bc diffusion_ql fql rafmac radac cql}; do
   root="runs/study/hopper-2000/$algo"
   [ -f "results/hopper-2000/$algo.json" ] && continue
   resume=()

@@ -19,7 +19,7 @@ import torch
 
 from ramac.data.datamodule import OfflineDataModule
 from ramac.data.transitions import Transitions
-from ramac.learners import BC, FQL, RADAC, RAFMAC, DiffusionQL
+from ramac.learners import BC, CQL, FQL, RADAC, RAFMAC, DiffusionQL
 
 TASKS = {  # obs, action, quantiles, embedding (released configs/radac.yaml)
     "hopper": (11, 3, 16, 64),
@@ -58,6 +58,7 @@ LEARNERS = {
     "diffusion_ql": lambda o, a, q, e: DiffusionQL(o, a, ema_start_iteration=0),
     "fql": lambda o, a, q, e: FQL(o, a, normalize_q_loss=True),
     "rafmac": lambda o, a, q, e: RAFMAC(o, a, n_quantiles=q, critic_embedding_dim=e),
+    "cql": lambda o, a, q, e: CQL(o, a),
 }
 
 

@@ -88,6 +88,13 @@ def tiny_rafmac(**overrides):
     return RAFMAC(**{**kwargs, **overrides})
 
 
+def tiny_cql(**overrides):
+    from ramac.learners.cql import CQL
+
+    kwargs = dict(obs_dim=3, action_dim=2, hidden_dim=16, hidden_layers=2, n_action_samples=3, lagrange_threshold=1.0)
+    return CQL(**{**kwargs, **overrides})
+
+
 #: every learner joins the contract suite by one entry here
 TINY_LEARNERS = {
     "radac": TinyLearner(tiny_radac, steps=(("critic.",), ("actor.",)), frozen=("critic_target.", "actor_ema.")),
@@ -98,5 +105,7 @@ TINY_LEARNERS = {
     "diffusion_ql": TinyLearner(tiny_diffusion_ql, steps=(("critic.",), ("actor.",)),
                                 frozen=("critic_target.", "actor_ema.")),
     "fql": TinyLearner(tiny_fql, steps=(("critic.", "flow_actor.", "actor."),), frozen=("critic_target.",)),
+    "cql": TinyLearner(tiny_cql, steps=(("alpha_prime.",), ("critic.",), ("temperature.",), ("actor.",)),
+                       frozen=("critic_target.",)),
     "rafmac": TinyLearner(tiny_rafmac, steps=(("critic.",), ("flow_actor.", "actor.")), frozen=("critic_target.",)),
 }

@@ -57,6 +57,8 @@ def test_ddp_locomotion_run_with_uneven_evaluation_split(repo_root, tmp_path):
 
 TINY_CLI = {  # per learner: the options that make its bandit run tiny
     "bc": ["--model.init_args.diffusion_steps", "3", "--model.init_args.actor_hidden_dim", "16"],
+    "cql": ["--model.init_args.hidden_dim", "16", "--model.init_args.hidden_layers", "2",
+            "--model.init_args.n_action_samples", "3", "--model.init_args.lagrange_threshold", "1.0"],
     "diffusion_ql": ["--model.init_args.diffusion_steps", "3", "--model.init_args.actor_hidden_dim", "16",
                      "--model.init_args.critic_hidden_dim", "16"],
     "fql": ["--model.init_args.hidden_dim", "16", "--model.init_args.hidden_layers", "2",

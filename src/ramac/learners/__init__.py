@@ -2,9 +2,10 @@
 
 from ramac.learners.base import OfflineLearner
 from ramac.learners.bc import BC
+from ramac.learners.cql import CQL
 from ramac.learners.diffusion_ql import DiffusionQL
 from ramac.learners.fql import FQL
 from ramac.learners.radac import RADAC
 from ramac.learners.rafmac import RAFMAC
 
-__all__ = ["BC", "FQL", "RADAC", "RAFMAC", "DiffusionQL", "OfflineLearner"]
+__all__ = ["BC", "CQL", "FQL", "RADAC", "RAFMAC", "DiffusionQL", "OfflineLearner"]

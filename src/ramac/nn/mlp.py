@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Literal
 
+import torch
 from torch import Tensor, nn
 
 from ramac.nn.functional import mish
@@ -18,7 +21,11 @@ class Mish(nn.Module):
         return mish(x)
 
 
-_ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "mish": Mish, "gelu": nn.GELU}
+_ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": lambda: nn.ReLU(inplace=True),  # in place: the same values, one buffer less (BENCHMARKS.md, CQL)
+    "mish": Mish,
+    "gelu": nn.GELU,
+}
 
 
 def mlp(in_dim: int, out_dim: int, hidden_dim: int, hidden_layers: int = 2, activation: Activation = "relu",
@@ -49,3 +56,16 @@ def mlp(in_dim: int, out_dim: int, hidden_dim: int, hidden_layers: int = 2, acti
                 nn.init.xavier_uniform_(layer.weight)
                 nn.init.zeros_(layer.bias)
     return net
+
+
+class LogScalar(nn.Module):
+    """A learnable positive scalar ``exp(log_value)``: SAC's entropy temperature, CQL's Lagrange multiplier."""
+
+    def __init__(self, initial: float) -> None:
+        super().__init__()
+        if not initial > 0:
+            raise ValueError(f"LogScalar: initial value must be > 0, got {initial}")
+        self.log_value = nn.Parameter(torch.tensor(math.log(initial)))
+
+    def forward(self) -> Tensor:  # []
+        return self.log_value.exp()
