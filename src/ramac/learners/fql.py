@@ -4,7 +4,7 @@
 One iteration (``FQLAgent.total_loss``), every term on one batch, one Adam step over all networks:
 
 1. critic: ``a' = clip(μ_ω(s', z'))`` from the *one-step* policy, ``y = r + γ (1 − d) agg(Q̄₁, Q̄₂)(s', a')``
-   (``agg``: mean by default, or min), loss ``Σ_e mean (Q_e(s, a) − y)²``;
+   (``agg``: mean by default, or min), loss ``mean_{e,b} (Q_e(s, a) − y)²``;
 2. BC flow: ``L_FM = mean ||v_θ(s, x_t, t) − (a − x_0)||²`` on the linear path;
 3. distillation: ``L_D = mean ||μ_ω(s, z) − a_T||²`` with ``a_T = clip(Euler_K(v_θ; s, z))`` (no gradient);
 4. Q: ``L_Q = −mean_e mean Q_e(s, clip(μ_ω(s, z)))``, times ``stopgrad(1 / mean |Q|)`` with ``normalize_q_loss``;
@@ -77,7 +77,7 @@ class FQL(OfflineLearner):
             next_q = self.critic_target(batch.next_observations, self.actor.sample(batch.next_observations, generator))
             target = td_target(batch.rewards, batch.terminals, next_q.float(), hp.discount, hp.q_aggregate)  # [B]
         q = self.critic(obs, actions).float()  # [E, B]
-        critic_loss = mse_td_loss(q, target).sum()
+        critic_loss = mse_td_loss(q, target).mean()  # the mean over members and batch, as the reference
 
         # BC flow loss.
         flow_loss = self.flow_actor.bc_loss(obs, actions, generator)
