@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
-import time
 import warnings
 
 import torch
-from update_step import TASKS, run
+from update_step import TASKS, median_ms, side_by_side
 
 
 def time_d3rlpy(path: str, task: str, iterations: int, warmup: int) -> float:
@@ -39,15 +37,14 @@ def time_d3rlpy(path: str, task: str, iterations: int, warmup: int) -> float:
     size = 100_000
     data = (torch.randn(size, obs_dim, generator=g), torch.rand(size, action_dim, generator=g) * 2 - 1,
             torch.randn(size, 1, generator=g), torch.randn(size, obs_dim, generator=g), torch.zeros(size, 1))
-    times = []
-    for step in range(warmup + iterations):
-        start = time.perf_counter()
+    steps = iter(range(10**9))
+
+    def step() -> None:  # the sampling (CPU index, gather) is part of both sides' iteration
         idx = torch.randint(0, size, (256,))
         obs, act, rew, nxt, term = (x[idx] for x in data)
-        algo.impl.update(TorchMiniBatch(obs, act, rew, nxt, act, rew, term, torch.ones(256, 1), "cpu:0"), step)
-        if step >= warmup:
-            times.append(1000 * (time.perf_counter() - start))
-    return statistics.median(times)
+        algo.impl.update(TorchMiniBatch(obs, act, rew, nxt, act, rew, term, torch.ones(256, 1), "cpu:0"), next(steps))
+
+    return median_ms(step, iterations, warmup)
 
 
 def main() -> None:
@@ -66,11 +63,7 @@ def main() -> None:
         return
     cmd = [sys.executable, __file__, "--only-d3rlpy", "--d3rlpy", args.d3rlpy, "--task", args.task, "--threads",
            str(args.threads), "--iterations", str(args.iterations)]
-    theirs, ours = [], []
-    for _ in range(args.rounds):
-        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        theirs.append(float(done.stdout.strip().splitlines()[-1]))
-        ours.append(statistics.median(run(args.task, args.iterations, 10, "cpu", algo="cql")))
+    theirs, ours = side_by_side(cmd, args.task, args.iterations, args.rounds, "cql")
     a, b = statistics.median(theirs), statistics.median(ours)
     print(f"task={args.task} threads={args.threads} | d3rlpy ms/it {', '.join(f'{x:.0f}' for x in theirs)}"
           f" | ramac ms/it {', '.join(f'{x:.1f}' for x in ours)} | median {a:.1f} vs {b:.1f} ms -> {a / b:.2f}x")

@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
-import time
 import types
 import warnings
 
 import numpy as np
 import torch
-from update_step import TASKS, run
+from update_step import TASKS, median_ms, side_by_side
 
 from ramac.generative.ddpm import epsilon_loss
 from ramac.learners.diffusion_ql import DiffusionQL
@@ -157,13 +155,8 @@ def time_reference(reference_path: str, task: str, iterations: int, warmup: int)
             idx = torch.randint(0, size, (batch_size,))
             return tuple(x[idx] for x in data)
 
-    buffer, times = Buffer(), []
-    for i in range(warmup + iterations):
-        start = time.perf_counter()
-        agent.train(buffer, iterations=1, batch_size=256)
-        if i >= warmup:
-            times.append(1000 * (time.perf_counter() - start))
-    return statistics.median(times)
+    buffer = Buffer()
+    return median_ms(lambda: agent.train(buffer, iterations=1, batch_size=256), iterations, warmup)
 
 
 def main() -> None:
@@ -184,11 +177,7 @@ def main() -> None:
     compare(args.reference, args.task)
     cmd = [sys.executable, __file__, "--only-reference", "--reference", args.reference, "--task", args.task,
            "--threads", str(args.threads), "--iterations", str(args.iterations)]
-    reference, ours = [], []
-    for _ in range(args.rounds):
-        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        reference.append(float(done.stdout.strip().splitlines()[-1]))
-        ours.append(statistics.median(run(args.task, args.iterations, 10, "cpu", algo="diffusion_ql")))
+    reference, ours = side_by_side(cmd, args.task, args.iterations, args.rounds, "diffusion_ql")
     a, b = statistics.median(reference), statistics.median(ours)
     print(f"task={args.task} threads={args.threads} | reference ms/it {', '.join(f'{x:.0f}' for x in reference)}"
           f" | ramac ms/it {', '.join(f'{x:.1f}' for x in ours)} | median {a:.1f} vs {b:.1f} ms -> {a / b:.2f}x")

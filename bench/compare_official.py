@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
-import time
 import warnings
 
 import torch
 from official_step import OfficialStyleRADAC
-from update_step import TASKS, run
+from update_step import TASKS, median_ms, side_by_side
 
 
 class RandomBuffer:
@@ -57,13 +55,7 @@ def time_official(task: str, iterations: int, warmup: int, repo: str | None) -> 
         def step() -> None:
             s, a, s2, r, nd = buffer.sample(256)
             stand_in.train_step(s, a, r.view(-1), s2, nd.view(-1))
-    times = []
-    for i in range(warmup + iterations):
-        start = time.perf_counter()
-        step()
-        if i >= warmup:
-            times.append(1000 * (time.perf_counter() - start))
-    return statistics.median(times)
+    return median_ms(step, iterations, warmup)
 
 
 def main() -> None:
@@ -81,17 +73,11 @@ def main() -> None:
     if args.only_official:
         print(time_official(args.task, args.iterations, 5, args.official_repo))
         return
-    # The reference runs in its own process each round, so that nothing ramac sets for itself (the
-    # allocator setting of ramac.training.memory) changes the reference's speed.
     reference_cmd = [sys.executable, __file__, "--only-official", "--task", args.task, "--threads", str(args.threads),
                      "--iterations", str(args.iterations)]
     if args.official_repo:
         reference_cmd += ["--official-repo", args.official_repo]
-    official, ours = [], []
-    for _ in range(args.rounds):
-        done = subprocess.run(reference_cmd, capture_output=True, text=True, check=True)
-        official.append(float(done.stdout.strip().splitlines()[-1]))
-        ours.append(statistics.median(run(args.task, args.iterations, 10, "cpu", args.precision)))
+    official, ours = side_by_side(reference_cmd, args.task, args.iterations, args.rounds, "radac", args.precision)
     o, r = statistics.median(official), statistics.median(ours)
     label = "released code" if args.official_repo else "official-style stand-in"
     official_ms = ", ".join(f"{x:.0f}" for x in official)

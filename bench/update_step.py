@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import time
 import warnings
+from collections.abc import Callable
 
 import lightning.pytorch as pl
 import numpy as np
@@ -73,6 +75,30 @@ def run(task: str, iterations: int, warmup: int, accelerator: str, precision: st
                          callbacks=[timer], precision=precision)
     trainer.fit(model, datamodule=data)
     return [1000 * (b - a) for a, b in zip(timer.stamps, timer.stamps[1:], strict=False)]
+
+
+def median_ms(step: Callable[[], None], iterations: int, warmup: int) -> float:
+    """Median wall time of ``step()`` in milliseconds over ``iterations`` calls after ``warmup`` calls."""
+    times = []
+    for i in range(warmup + iterations):
+        start = time.perf_counter()
+        step()
+        if i >= warmup:
+            times.append(1000 * (time.perf_counter() - start))
+    return statistics.median(times)
+
+
+def side_by_side(reference_cmd: list[str], task: str, iterations: int, rounds: int, algo: str,
+                 precision: str = "32-true") -> tuple[list[float], list[float]]:
+    """Interleaved rounds: the reference's ms/it (``reference_cmd`` prints it last; its own process each round, so
+    nothing ramac sets for itself, such as the allocator setting of ``ramac.training.memory``, changes its speed),
+    then ramac's median ms/it through Lightning. Only ratios from the same run are meaningful."""
+    theirs, ours = [], []
+    for _ in range(rounds):
+        done = subprocess.run(reference_cmd, capture_output=True, text=True, check=True)
+        theirs.append(float(done.stdout.strip().splitlines()[-1]))
+        ours.append(statistics.median(run(task, iterations, 10, "cpu", precision, algo)))
+    return theirs, ours
 
 
 def main() -> None:

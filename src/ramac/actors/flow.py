@@ -84,3 +84,15 @@ class OneStepActor(nn.Module):
 
     def sample(self, obs: Tensor, generator: torch.Generator | None = None) -> Tensor:  # [B, O] -> [B, A]
         return self.actions_from_noise(obs, self.sample_noise(obs.shape[0], generator, obs.device).to(obs.dtype))
+
+    def distill(self, teacher: FlowActor, obs: Tensor, generator: torch.Generator | None
+                ) -> tuple[Tensor, Tensor]:  # -> [], [B, A]
+        """FQL's distillation on one noise draw: ``mean ||μ_ω(s, z) − a_T||²`` against the teacher's clipped
+        actions ``a_T`` from the same noise (no gradient into the teacher), and the student's clipped actions
+        ``clip(μ_ω(s, z))``, which the Q or risk term reads (FQL ``fql.py``, "Distillation loss", "Q loss")."""
+        noise = self.sample_noise(obs.shape[0], generator, obs.device).to(obs.dtype)  # [B, A]
+        with torch.no_grad():
+            teacher_actions = teacher.actions_from_noise(obs, noise)  # clipped
+        student_actions = self.raw_actions(obs, noise)  # not clipped
+        distill_loss = (student_actions - teacher_actions).square().mean()
+        return distill_loss, student_actions.clamp(-self.max_action, self.max_action)

@@ -83,14 +83,9 @@ class FQL(OfflineLearner):
         flow_loss = self.flow_actor.bc_loss(obs, actions, generator)
 
         # Distillation loss: the one-step policy and the flow see the same noise.
-        noise = self.actor.sample_noise(obs.shape[0], generator, obs.device).to(obs.dtype)  # [B, A]
-        with torch.no_grad():
-            flow_actions = self.flow_actor.actions_from_noise(obs, noise)  # clipped
-        onestep_actions = self.actor.raw_actions(obs, noise)  # [B, A], not clipped
-        distill_loss = (onestep_actions - flow_actions).square().mean()
+        distill_loss, clipped = self.actor.distill(self.flow_actor, obs, generator)
 
         # Q loss, on the clipped one-step action; critic weights detached.
-        clipped = onestep_actions.clamp(-self.actor.max_action, self.actor.max_action)
         policy_q = self.critic(obs, clipped, detach_params=True).float().mean(0)  # [B]
         q_loss = -policy_q.mean()
         if hp.normalize_q_loss:

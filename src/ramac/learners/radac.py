@@ -24,17 +24,12 @@ from torch import Tensor
 from ramac.actors.diffusion import DiffusionActor
 from ramac.critics.iqn import TwinIQNCritic
 from ramac.generative.ddpm import BetaSchedule
-from ramac.learners.base import BCReference, OfflineLearner
+from ramac.learners.base import BCReference, OfflineLearner, check_non_negative, check_positive
 from ramac.learners.distributional import iqn_td_loss, sample_levels
 from ramac.objectives.distributional import QuantilePairing
 from ramac.objectives.risk import Distortion, check_distortion, risk_value, scheduled_risk_weight
 from ramac.training.averaging import soft_update_
 from ramac.types import Batch
-
-
-def _positive(name: str, value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"RADAC: {name} must be > 0, got {value}")
 
 
 class RADAC(OfflineLearner):
@@ -110,15 +105,14 @@ class RADAC(OfflineLearner):
         super().__init__(obs_dim, seed=seed)
         self.save_hyperparameters()
         check_distortion(distortion, cvar_alpha, distortion_param)
-        for name in ("n_quantiles", "discount", "target_update_rate", "huber_kappa", "actor_lr", "critic_lr",
-                     "ema_every"):
-            _positive(name, locals()[name])
+        check_positive("RADAC", n_quantiles=n_quantiles, discount=discount, target_update_rate=target_update_rate,
+                       huber_kappa=huber_kappa, actor_lr=actor_lr, critic_lr=critic_lr, ema_every=ema_every)
+        check_non_negative("RADAC", bc_weight=bc_weight, risk_weight=risk_weight, max_grad_norm=max_grad_norm,
+                           risk_warmup_iterations=risk_warmup_iterations, risk_ramp_iterations=risk_ramp_iterations)
         if not 0.0 <= ema_decay < 1.0:
             raise ValueError(f"RADAC: ema_decay must be in [0, 1), got {ema_decay}")
         if target_clip is not None and not target_clip[0] < target_clip[1]:
             raise ValueError(f"RADAC: target_clip must be (low, high) with low < high, got {target_clip}")
-        if min(bc_weight, risk_weight, max_grad_norm, risk_warmup_iterations, risk_ramp_iterations) < 0:
-            raise ValueError("RADAC: bc_weight, risk_weight, max_grad_norm and the risk schedule must be >= 0")
         if eval_actor not in ("online", "ema"):
             raise ValueError(f"RADAC: eval_actor must be 'online' or 'ema', got {eval_actor!r}")
         self.n_target_quantiles = n_target_quantiles or n_quantiles

@@ -140,12 +140,7 @@ class RAFMAC(OfflineLearner):
         # Teacher: flow matching on the dataset actions.
         flow_loss = self.flow_actor.bc_loss(obs, actions, generator)
         # Student: distillation from the teacher with the same noise, and the risk of its clipped action.
-        noise = self.actor.sample_noise(obs.shape[0], generator, obs.device).to(obs.dtype)  # [B, A]
-        with torch.no_grad():
-            teacher_actions = self.flow_actor.actions_from_noise(obs, noise)  # clipped
-        student_actions = self.actor.raw_actions(obs, noise)  # [B, A]
-        distill_loss = (student_actions - teacher_actions).square().mean()
-        clipped = student_actions.clamp(-self.actor.max_action, self.actor.max_action)
+        distill_loss, clipped = self.actor.distill(self.flow_actor, obs, generator)
         risk_z = self.critic(obs, clipped, risk_taus, detach_params=True).float()  # [E, B, K]
         risk = risk_value(risk_z)
         risk_term = risk / risk_z.amin(0).abs().mean().detach() if hp.normalize_risk else risk
