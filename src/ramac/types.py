@@ -6,7 +6,7 @@ new letter, and never give a letter a second meaning):
 - ``B``: transitions in a batch (per device); ``R``: rows of a dataset; ``V``: episodes or environments run
   together in an evaluation;
 - ``O``: observation dim; ``A``: action dim; ``H``: hidden width; ``D``: IQN embedding width; ``C``: IQN
-  cosine features;
+  cosine features; ``F``: IQN head width (O-RAAC);
 - ``E``: members of a critic ensemble (2 for twin critics);
 - ``N``: online quantile levels; ``M``: target quantile levels; ``K``: risk (distorted) quantile levels;
 - ``T``: diffusion steps; ``L``: a list of step indices; ``P``: actions sampled per state (CQL/CODAC);

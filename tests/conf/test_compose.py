@@ -14,7 +14,9 @@ from ramac.envs.hazards import Hazard
 
 CONF = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "conf")
 TASKS = sorted(f[:-5] for f in os.listdir(os.path.join(CONF, "tasks")))
-ALGOS = sorted(f[:-5] for f in os.listdir(os.path.join(CONF, "algos")) if f.endswith(".yaml"))
+ALGOS = sorted(f[:-5] for f in os.listdir(os.path.join(CONF, "algos")) if f.endswith(".yaml") and f != "variants.yaml")
+with open(os.path.join(CONF, "algos", "variants.yaml")) as _handle:
+    VARIANTS = yaml.safe_load(_handle)
 
 # the hazard of each task: released RAMAC code, environment/configs/<task>.yaml
 HAZARDS = {
@@ -59,13 +61,16 @@ def test_every_composition_parses_and_keeps_its_per_task_values(task, algo):
         task_file = yaml.safe_load(handle)
     assert cli.config.trainer.max_steps == task_file["trainer"]["max_steps"]
     assert cli.config.data.class_path == task_file["data"]["class_path"]
-    override = os.path.join(CONF, "algos", algo, f"{task}.yaml")
-    if os.path.isfile(override):
-        with open(override) as handle:
-            for key, value in yaml.safe_load(handle)["model"]["init_args"].items():
-                got = cli.model.hparams[key]
-                assert (tuple(got) if isinstance(got, list | tuple) else got) == \
-                       (tuple(value) if isinstance(value, list) else value), (task, algo, key)
+    expected = {}
+    for name in ([VARIANTS[algo]] if algo in VARIANTS else []) + [algo]:  # a variant's base first (compose)
+        override = os.path.join(CONF, "algos", name, f"{task}.yaml")
+        if os.path.isfile(override):
+            with open(override) as handle:
+                expected.update(yaml.safe_load(handle)["model"]["init_args"])
+    for key, value in expected.items():
+        got = cli.model.hparams[key]
+        assert (tuple(got) if isinstance(got, list | tuple) else got) == \
+               (tuple(value) if isinstance(value, list) else value), (task, algo, key)
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -102,7 +107,9 @@ def test_each_kind_of_value_lives_in_one_kind_of_file():
             with open(path) as handle:
                 content = yaml.safe_load(handle)
             where = os.path.relpath(path, CONF).split(os.sep)
-            if where[0] == "tasks":
+            if where == ["algos", "variants.yaml"]:
+                assert all(base in ALGOS for base in content.values()), content
+            elif where[0] == "tasks":
                 assert "model" not in content, path
             elif where[0] == "algos" and len(where) == 2:  # the class, and values common to every task
                 assert set(content) == {"model"} and "class_path" in content["model"], path

@@ -95,6 +95,16 @@ def tiny_cql(**overrides):
     return CQL(**{**kwargs, **overrides})
 
 
+def tiny_oraac(**overrides):
+    """ORAAC with its actor stepping every iteration (the cadence of 2 is tested in tests/learners/test_oraac.py)."""
+    from ramac.learners.oraac import ORAAC
+
+    kwargs = dict(obs_dim=3, action_dim=2, prior_hidden_dim=16, actor_hidden_dims=(16, 16), critic_hidden_dim=16,
+                  critic_embedding_dim=16, critic_head_dim=16, cosine_features=4, n_quantiles=4, n_risk_quantiles=3,
+                  diffusion_steps=3, flow_steps=3, policy_update_every=1)
+    return ORAAC(**{**kwargs, **overrides})
+
+
 #: every learner joins the contract suite by one entry here
 TINY_LEARNERS = {
     "radac": TinyLearner(tiny_radac, steps=(("critic.",), ("actor.",)), frozen=("critic_target.", "actor_ema.")),
@@ -107,5 +117,12 @@ TINY_LEARNERS = {
     "fql": TinyLearner(tiny_fql, steps=(("critic.", "flow_actor.", "actor."),), frozen=("critic_target.",)),
     "cql": TinyLearner(tiny_cql, steps=(("alpha_prime.",), ("critic.",), ("temperature.",), ("actor.",)),
                        frozen=("critic_target.",)),
+    "oraac": TinyLearner(tiny_oraac, steps=(("prior.",), ("critic.",), ("actor.",)),
+                         frozen=("critic_target.", "actor_target.")),
+    "oraac_diffusion": TinyLearner(lambda **kw: tiny_oraac(prior="diffusion", **kw),
+                                   steps=(("prior.",), ("critic.",), ("actor.",)),
+                                   frozen=("critic_target.", "actor_target.")),
+    "oraac_flow": TinyLearner(lambda **kw: tiny_oraac(prior="flow", **kw), steps=(("prior.",), ("critic.",), ("actor.",)),
+                              frozen=("critic_target.", "actor_target.")),
     "rafmac": TinyLearner(tiny_rafmac, steps=(("critic.",), ("flow_actor.", "actor.")), frozen=("critic_target.",)),
 }

@@ -3,9 +3,12 @@
 ``conf/tasks/<task>.yaml`` holds what belongs to the task (data, hazard, run length, evaluation), and
 ``conf/algos/<algo>.yaml`` the learner's ``class_path`` (its defaults are its signature);
 ``conf/algos/<algo>/<task>.yaml``, where it exists, holds that algorithm's published values for that task.
+An algorithm listed in ``conf/algos/variants.yaml`` (``variant: base``, e.g. ``oraac_diffusion: oraac``) is its
+base with something swapped: the base's per-task file comes first, so each per-task value is written once.
 LightningCLI merges repeated ``--config`` files in order, so a run is
 
-    ramac fit --config conf/tasks/T.yaml --config conf/algos/A.yaml [--config conf/algos/A/T.yaml]
+    ramac fit --config conf/tasks/T.yaml --config conf/algos/A.yaml [--config conf/algos/BASE/T.yaml]
+              [--config conf/algos/A/T.yaml]
 
 and two short forms expand to exactly that, followed by ``--trainer.default_root_dir runs/A/T`` unless the
 command line sets it: ``--algo A --task T`` (files under ``--conf_dir``, default ``conf``), and a *compose file*,
@@ -30,6 +33,24 @@ def _value(argv: list[str], index: int, option: str) -> tuple[str, int]:
     return argv[index + 1], 2
 
 
+VARIANTS_FILE = "variants.yaml"
+
+
+def _bases(algo: str, conf_dir: str) -> list[str]:
+    """The base of ``algo`` per ``conf/algos/variants.yaml`` (empty when it has none)."""
+    path = os.path.join(conf_dir, "algos", VARIANTS_FILE)
+    if not os.path.isfile(path):
+        return []
+    with open(path) as handle:
+        variants = yaml.safe_load(handle) or {}
+    if not isinstance(variants, dict) or not all(isinstance(v, str) for v in variants.values()):
+        raise ValueError(f"{path}: expected 'variant: base' pairs of algorithm names")
+    base = variants.get(algo)
+    if base is not None and not os.path.isfile(os.path.join(conf_dir, "algos", f"{base}.yaml")):
+        raise FileNotFoundError(f"{path}: {algo}'s base {base!r} has no conf/algos/{base}.yaml")
+    return [] if base is None else [base]
+
+
 def composition(algo: str, task: str, conf_dir: str) -> list[str]:
     """The ``--config`` arguments of ``algo`` on ``task`` with the files under ``conf_dir``."""
     files = []
@@ -37,12 +58,14 @@ def composition(algo: str, task: str, conf_dir: str) -> list[str]:
                                ("--algo", algo, os.path.join(conf_dir, "algos", f"{algo}.yaml"))):
         if not os.path.isfile(path):
             folder = os.path.dirname(path)
-            known = sorted(f[:-5] for f in os.listdir(folder) if f.endswith(".yaml")) if os.path.isdir(folder) else []
+            known = sorted(f[:-5] for f in os.listdir(folder) if f.endswith(".yaml") and f != VARIANTS_FILE
+                           ) if os.path.isdir(folder) else []
             raise FileNotFoundError(f"{option} {name}: no {path} (known: {', '.join(known) or 'none'})")
         files.append(path)
-    override = os.path.join(conf_dir, "algos", algo, f"{task}.yaml")
-    if os.path.isfile(override):
-        files.append(override)
+    for name in (*_bases(algo, conf_dir), algo):
+        override = os.path.join(conf_dir, "algos", name, f"{task}.yaml")
+        if os.path.isfile(override):
+            files.append(override)
     return [arg for path in files for arg in ("--config", path)]
 
 

@@ -2,8 +2,9 @@
 
 Architecture per member (O-RAAC / RAMAC ``utils/quantile_value.py``): state branch ``Linear(O, H)``
 + ReLU, action branch ``Linear(A, H)`` + ReLU, fuse ``Linear(2H, D)`` + ReLU; quantile branch
-``cos(pi i tau), i = 0..C-1`` -> ``Linear(C, D)`` + ReLU; Hadamard product -> ``Linear(D, H)`` + ReLU
--> ``Linear(H, 1)``. Hidden weights ~ N(0, 0.1²), head weight ~ U(-3e-4, 3e-4), head bias 0.
+``cos(pi i tau), i = 0..C-1`` -> ``Linear(C, D)`` + ReLU; Hadamard product -> ``Linear(D, F)`` + ReLU
+-> ``Linear(F, 1)`` with ``F = H`` (RAMAC) or apart (O-RAAC). Hidden weights ~ N(0, 0.1²), head weight
+~ U(-3e-4, 3e-4), head bias 0.
 
 Speed: the state-action part runs once per sample (B rows) and the quantile part once per level
 (N rows); they meet only in the ``[E, B, N, D]`` product. The released code tiles every input to
@@ -37,10 +38,12 @@ class TwinIQNCritic(nn.Module):
         embedding_dim: width ``D`` of the state-action / quantile embedding.
         hidden_dim: width ``H`` of the branches and the head.
         ensemble_size: number ``E`` of critics (2: twin critics).
+        head_hidden_dim: width ``F`` of the layer before the output (default ``H``; O-RAAC's ``HIDDEN_UNITS_F``
+            sets it apart from the branch width).
     """
 
     def __init__(self, obs_dim: int, action_dim: int, cosine_features: int = 16, embedding_dim: int = 64,
-                 hidden_dim: int = 256, ensemble_size: int = 2) -> None:
+                 hidden_dim: int = 256, ensemble_size: int = 2, head_hidden_dim: int | None = None) -> None:
         super().__init__()
         for name, value in (("obs_dim", obs_dim), ("action_dim", action_dim), ("cosine_features", cosine_features),
                             ("embedding_dim", embedding_dim), ("hidden_dim", hidden_dim),
@@ -53,8 +56,9 @@ class TwinIQNCritic(nn.Module):
         self.action_weight, self.action_bias = _stacked_linear(ensemble_size, action_dim, hidden_dim, std)
         self.fuse_weight, self.fuse_bias = _stacked_linear(ensemble_size, 2 * hidden_dim, embedding_dim, std)
         self.tau_weight, self.tau_bias = _stacked_linear(ensemble_size, cosine_features, embedding_dim, std)
-        self.hidden_weight, self.hidden_bias = _stacked_linear(ensemble_size, embedding_dim, hidden_dim, std)
-        self.head_weight = nn.Parameter(torch.empty(ensemble_size, hidden_dim).uniform_(-3e-4, 3e-4))
+        head_hidden_dim = head_hidden_dim or hidden_dim
+        self.hidden_weight, self.hidden_bias = _stacked_linear(ensemble_size, embedding_dim, head_hidden_dim, std)
+        self.head_weight = nn.Parameter(torch.empty(ensemble_size, head_hidden_dim).uniform_(-3e-4, 3e-4))
         self.head_bias = nn.Parameter(torch.zeros(ensemble_size))
         self.register_buffer("cosine_basis", torch.arange(cosine_features, dtype=torch.float32) * math.pi,
                              persistent=False)

@@ -5,7 +5,8 @@ from ramac.learners.bc import BC
 from ramac.learners.cql import CQL
 from ramac.learners.diffusion_ql import DiffusionQL
 from ramac.learners.fql import FQL
+from ramac.learners.oraac import ORAAC
 from ramac.learners.radac import RADAC
 from ramac.learners.rafmac import RAFMAC
 
-__all__ = ["BC", "CQL", "FQL", "RADAC", "RAFMAC", "DiffusionQL", "OfflineLearner"]
+__all__ = ["BC", "CQL", "FQL", "ORAAC", "RADAC", "RAFMAC", "DiffusionQL", "OfflineLearner"]

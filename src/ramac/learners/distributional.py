@@ -1,4 +1,4 @@
-"""The distributional-critic half of an iteration shared by RADAC and RAFMAC (and, next, ORAAC and CODAC): the
+"""The distributional-critic half of an iteration shared by RADAC, RAFMAC and ORAAC: the
 quantile levels of one iteration and the twin IQN critics' TD loss. No optimizer here: the learners step it."""
 
 from __future__ import annotations
@@ -7,7 +7,12 @@ import torch
 from torch import Tensor
 
 from ramac.critics.iqn import TwinIQNCritic
-from ramac.objectives.distributional import QuantilePairing, distributional_td_target, quantile_huber_loss
+from ramac.objectives.distributional import (
+    LevelReduction,
+    QuantilePairing,
+    distributional_td_target,
+    quantile_huber_loss,
+)
 from ramac.objectives.risk import Distortion, distort
 from ramac.types import Batch
 
@@ -24,12 +29,14 @@ def sample_levels(generator: torch.Generator, device: torch.device, online: int,
 
 def iqn_td_loss(critic: TwinIQNCritic, critic_target: TwinIQNCritic, batch: Batch, next_actions: Tensor,
                 taus: Tensor, target_taus: Tensor, discount: float, target_clip: tuple[float, float] | None,
-                huber_kappa: float, pairing: QuantilePairing) -> tuple[Tensor, Tensor, Tensor]:
+                huber_kappa: float, pairing: QuantilePairing, level_reduction: LevelReduction = "sum"
+                ) -> tuple[Tensor, Tensor, Tensor]:
     """Per-critic quantile-Huber TD loss ``[E]``, the online quantiles ``z [E, B, N]`` and the target ``[B, M]``:
-    ``y_j = clip(r + γ (1 − d) min_e Z̄_e(s', a'; τ'_j))`` with ``a' = next_actions`` (RAMAC Eq. 10)."""
+    ``y_j = clip(r + γ (1 − d) min_e Z̄_e(s', a'; τ'_j))`` with ``a' = next_actions`` (RAMAC Eq. 10; with one
+    critic, ORAAC's target without the min)."""
     with torch.no_grad():
         next_z = critic_target(batch.next_observations, next_actions, target_taus)  # [E, B, M]
         target = distributional_td_target(batch.rewards, batch.terminals, next_z.float(), discount,
                                           target_clip)  # [B, M]
     z = critic(batch.observations, batch.actions, taus).float()  # [E, B, N]
-    return quantile_huber_loss(z, target, taus, huber_kappa, pairing), z, target
+    return quantile_huber_loss(z, target, taus, huber_kappa, pairing, level_reduction=level_reduction), z, target

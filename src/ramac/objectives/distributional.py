@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 QuantilePairing = Literal["standard", "released"]
+LevelReduction = Literal["sum", "mean"]
 
 
 def huber(delta: Tensor, kappa: float = 1.0) -> Tensor:
@@ -26,6 +27,8 @@ def quantile_huber_loss(
     taus: Tensor,  # [N] or [B, N]  levels tau_i at which `pred` was evaluated
     kappa: float = 1.0,
     pairing: QuantilePairing = "standard",
+    target_weights: Tensor | None = None,  # [B, M]  weights of the target samples (each row sums to 1)
+    level_reduction: LevelReduction = "sum",
 ) -> Tensor:  # [...]  one loss per leading index (e.g. per critic)
     r"""Quantile-Huber loss of IQN (Dabney et al. 2018, Eq. 3 / 10).
 
@@ -39,6 +42,13 @@ def quantile_huber_loss(
     (``agents/radac.py`` ``quantile_huber_loss``), which weights by the level indexed with the
     *target* sample ``j`` (README "Differences from the released code"); it needs ``M == N`` and makes
     the learned quantiles collapse towards one τ-independent value. Use it only to reproduce the released code.
+
+    Two variants of the same loss, for the baselines that use them:
+
+    - ``target_weights`` replaces the uniform ``1/M`` over target samples by given weights ``w_bj`` (CODAC /
+      DSAC ``dsac.py`` ``quantile_regression_loss``: the widths ``τ'_j − τ'_{j−1}`` of the target levels);
+    - ``level_reduction="mean"`` averages over the ``N`` levels instead of summing (O-RAAC ``losses.py``
+      ``quantile_huber_loss`` and DSAC take a mean over every index, i.e. this loss divided by ``N``).
     """
     if target.dim() != 2 or pred.shape[-2] != target.shape[0]:
         raise ValueError(f"target must be [B, M] with B = pred.shape[-2]; got pred {tuple(pred.shape)}, "
@@ -48,6 +58,10 @@ def quantile_huber_loss(
         raise ValueError(f"taus must be [N] or [B, N] with N = {n_pred}; got {tuple(taus.shape)}")
     if pairing not in ("standard", "released"):
         raise ValueError(f"pairing must be 'standard' or 'released', got {pairing!r}")
+    if level_reduction not in ("sum", "mean"):
+        raise ValueError(f"level_reduction must be 'sum' or 'mean', got {level_reduction!r}")
+    if target_weights is not None and target_weights.shape != target.shape:
+        raise ValueError(f"target_weights must be [B, M] = {tuple(target.shape)}, got {tuple(target_weights.shape)}")
     # [..., B, N, M]
     delta = target.unsqueeze(-2) - pred.unsqueeze(-1)
     if pairing == "standard":
@@ -59,7 +73,12 @@ def quantile_huber_loss(
         weight_levels = taus.unsqueeze(-2)  # [1, N] or [B, 1, N]: tau follows the target index (as released)
     weight = (weight_levels - (delta.detach() < 0).to(delta.dtype)).abs()
     per_pair = weight * huber(delta, kappa) / kappa  # [..., B, N, M]
-    return per_pair.mean(-1).sum(-1).mean(-1)
+    if target_weights is None:
+        per_level = per_pair.mean(-1)  # [..., B, N]
+    else:
+        per_level = (per_pair * target_weights.detach().unsqueeze(-2)).sum(-1)
+    per_sample = per_level.sum(-1) if level_reduction == "sum" else per_level.mean(-1)
+    return per_sample.mean(-1)
 
 
 def distributional_td_target(

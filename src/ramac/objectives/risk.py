@@ -78,6 +78,34 @@ def distort(levels: Tensor, distortion: Distortion, cvar_alpha: float, param: fl
     return {"wang": wang, "cpw": cpw, "power": power}[distortion](levels, value)
 
 
+def distortion_density(levels: Tensor, distortion: Distortion, cvar_alpha: float, param: float | None = None,
+                       clamp_max: float | None = None) -> Tensor:
+    r"""Weight ``w(τ) = d g^{-1}(τ) / dτ`` of the quantile at level ``τ``, so that ``∫ w(τ) Z(τ) dτ = E_u[Z(g(u))]``
+    with ``g`` the level map of :func:`distort` (CODAC/DSAC ``risks.py`` ``distortion_de``, which weights quantiles
+    at fixed levels instead of sampling distorted ones):
+
+    - ``neutral``: ``1``; ``cvar``: ``(1/α) 1{τ < α}``;
+    - ``wang`` with parameter ``η``: ``φ(Φ^{-1}(τ) − η) / φ(Φ^{-1}(τ))`` (CODAC's ``wang`` with parameter ``p`` is
+      ours with ``η = −p``).
+
+    ``clamp_max`` caps the weight (CODAC clamps to ``[0, 5]``, which halves the CVaR₀.₁ weight of ``1/α = 10``).
+    ``cpw`` and ``power`` have no closed-form inverse here and are refused.
+    """
+    if distortion == "neutral":
+        weight = torch.ones_like(levels)
+    elif distortion == "cvar":
+        if not 0.0 < cvar_alpha <= 1.0:
+            raise ValueError(f"cvar_alpha must be in (0, 1], got {cvar_alpha}")
+        weight = (levels < cvar_alpha).to(levels.dtype) / cvar_alpha
+    elif distortion == "wang":
+        eta = DEFAULT_DISTORTION_PARAM["wang"] if param is None else param
+        x = torch.special.ndtri(levels.clamp(0.0, 1.0))
+        weight = torch.exp(eta * x - 0.5 * eta**2)  # φ(x − η) / φ(x)
+    else:
+        raise ValueError(f"distortion_density supports 'neutral', 'cvar' and 'wang', got {distortion!r}")
+    return weight if clamp_max is None else weight.clamp(0.0, clamp_max)
+
+
 def check_distortion(distortion: str, cvar_alpha: float, param: float | None) -> None:
     """Validate distortion settings early, with the option names in the message."""
     if distortion not in DISTORTIONS:
