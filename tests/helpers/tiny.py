@@ -105,6 +105,14 @@ def tiny_oraac(**overrides):
     return ORAAC(**{**kwargs, **overrides})
 
 
+def tiny_codac(**overrides):
+    from ramac.learners.codac import CODAC
+
+    kwargs = dict(obs_dim=3, action_dim=2, hidden_dim=16, cosine_features=8, n_quantiles=4, n_action_samples=3,
+                  automatic_entropy=True)
+    return CODAC(**{**kwargs, **overrides})
+
+
 #: every learner joins the contract suite by one entry here
 TINY_LEARNERS = {
     "radac": TinyLearner(tiny_radac, steps=(("critic.",), ("actor.",)), frozen=("critic_target.", "actor_ema.")),
@@ -117,6 +125,8 @@ TINY_LEARNERS = {
     "fql": TinyLearner(tiny_fql, steps=(("critic.", "flow_actor.", "actor."),), frozen=("critic_target.",)),
     "cql": TinyLearner(tiny_cql, steps=(("alpha_prime.",), ("critic.",), ("temperature.",), ("actor.",)),
                        frozen=("critic_target.",)),
+    "codac": TinyLearner(tiny_codac, steps=(("entropy_temperature.",), ("alpha_prime.",), ("critic.",), ("actor.",)),
+                         frozen=("critic_target.", "actor_target.")),
     "oraac": TinyLearner(tiny_oraac, steps=(("prior.",), ("critic.",), ("actor.",)),
                          frozen=("critic_target.", "actor_target.")),
     "oraac_diffusion": TinyLearner(lambda **kw: tiny_oraac(prior="diffusion", **kw),

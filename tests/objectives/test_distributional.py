@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from ramac.objectives.distributional import distributional_td_target, huber, quantile_huber_loss
+from ramac.objectives.distributional import distributional_td_target, huber, quantile_fractions, quantile_huber_loss
 from ramac.objectives.risk import risk_value, scheduled_risk_weight
 
 
@@ -123,3 +123,42 @@ def test_scheduled_risk_weight():
     assert scheduled_risk_weight(101, 0.05, 100, 0) == 0.05
     assert scheduled_risk_weight(150, 0.05, 100, 100) == pytest.approx(0.025)
     assert scheduled_risk_weight(10_000, 0.05, 100, 100) == 0.05
+
+
+def test_weighted_level_mean_loss_against_dsacs_loop():
+    """``target_weights`` + ``level_reduction="mean"``: DSAC/CODAC's ``quantile_regression_loss`` written as loops
+    (smooth-L1 × |τ̂_i − 1{z_i > y_j}| × w_j, summed over j, averaged over b and i)."""
+    rng = np.random.default_rng(3)
+    pred, target = rng.normal(size=(2, 5, 4)), rng.normal(size=(5, 6))
+    taus, weights = rng.uniform(size=(5, 4)), rng.dirichlet(np.ones(6), size=5)
+    expected = np.zeros(2)
+    for e in range(2):
+        total = 0.0
+        for b in range(5):
+            for i in range(4):
+                for j in range(6):
+                    d = pred[e, b, i] - target[b, j]
+                    smooth_l1 = 0.5 * d * d if abs(d) < 1 else abs(d) - 0.5
+                    total += abs(taus[b, i] - float(d > 0)) * smooth_l1 * weights[b, j]
+        expected[e] = total / (5 * 4)
+    got = quantile_huber_loss(torch.tensor(pred), torch.tensor(target), torch.tensor(taus),
+                              target_weights=torch.tensor(weights), level_reduction="mean")
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-10)
+    plain = quantile_huber_loss(torch.tensor(pred), torch.tensor(target), torch.tensor(taus))
+    uniform = quantile_huber_loss(torch.tensor(pred), torch.tensor(target), torch.tensor(taus),
+                                  target_weights=torch.full((5, 6), 1 / 6, dtype=torch.float64), level_reduction="mean")
+    torch.testing.assert_close(uniform * 4, plain)  # uniform weights and a level sum are the plain loss
+    with pytest.raises(ValueError, match="target_weights must be"):
+        quantile_huber_loss(torch.tensor(pred), torch.tensor(target), torch.tensor(taus), target_weights=torch.ones(5))
+
+
+def test_quantile_fractions_against_codacs_get_tau():
+    generator = torch.Generator().manual_seed(0)
+    tau_hat, widths = quantile_fractions(7, 5, generator, torch.device("cpu"))
+    presum = torch.rand((7, 5), generator=torch.Generator().manual_seed(0)) + 0.1
+    presum = presum / presum.sum(-1, keepdim=True)
+    tau = presum.cumsum(1)
+    expected = torch.cat((tau[:, :1] / 2, (tau[:, 1:] + tau[:, :-1]) / 2), 1)  # codac.py get_tau, as written
+    torch.testing.assert_close(widths, presum)
+    torch.testing.assert_close(tau_hat, expected)
+    assert (tau_hat > 0).all() and (tau_hat < 1).all() and (tau_hat.diff(dim=1) > 0).all()

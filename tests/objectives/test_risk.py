@@ -5,7 +5,7 @@ from statistics import NormalDist
 import pytest
 import torch
 
-from ramac.objectives.risk import DISTORTIONS, check_distortion, cpw, cvar, distort, power, wang
+from ramac.objectives.risk import DISTORTIONS, check_distortion, cpw, cvar, distort, distortion_density, power, wang
 
 LEVELS = torch.linspace(0, 1, 101, dtype=torch.float64)
 
@@ -53,3 +53,29 @@ def test_distort_defaults_and_errors():
         check_distortion("cvar", 1.5, None)
     with pytest.raises(ValueError, match="cpw"):
         cpw(LEVELS, -1.0)
+
+
+def test_distortion_density_weights_fixed_levels_like_sampled_distorted_levels():
+    """``∫ w(τ) Z(τ) dτ = E_u[Z(g(u))]`` for a known quantile function ``Z = Φ^{-1}``, by midpoint quadrature."""
+    levels = (torch.arange(200_000, dtype=torch.float64) + 0.5) / 200_000
+    quantile = torch.special.ndtri(levels)
+    for distortion, param in (("neutral", None), ("cvar", None), ("wang", -0.75), ("wang", 0.5)):
+        weighted = (distortion_density(levels, distortion, 0.1, param) * quantile).mean()
+        sampled = torch.special.ndtri(distort(levels, distortion, 0.1, param)).mean()
+        torch.testing.assert_close(weighted, sampled, atol=2e-3, rtol=0), distortion
+
+
+def test_distortion_density_is_codacs_distortion_de():
+    """CODAC ``risks.py`` ``distortion_de`` written out: cvar ``(1/p) 1{τ < p}``, wang ``φ(Φ⁻¹τ + p) / φ(Φ⁻¹τ)``
+    with its parameter ``p = −η``; both clamped to [0, 5] in CODAC."""
+    taus = torch.linspace(0.01, 0.99, 99, dtype=torch.float64)
+    normal = torch.distributions.Normal(torch.tensor(0.0, dtype=torch.float64), 1.0)
+    x = normal.icdf(taus)
+    wang_codac = normal.log_prob(x + 0.75).exp() / normal.log_prob(x).exp()
+    torch.testing.assert_close(distortion_density(taus, "wang", 0.1, -0.75), wang_codac)
+    torch.testing.assert_close(distortion_density(taus, "wang", 0.1, -0.75, clamp_max=5.0), wang_codac.clamp(0, 5))
+    cvar_codac = (taus < 0.1).double() / 0.1
+    torch.testing.assert_close(distortion_density(taus, "cvar", 0.1), cvar_codac)
+    assert distortion_density(taus, "cvar", 0.1, clamp_max=5.0).max() == 5.0  # the clamp halves CVaR₀.₁'s weight
+    with pytest.raises(ValueError, match="distortion_density supports"):
+        distortion_density(taus, "cpw", 0.1)

@@ -22,12 +22,13 @@ class TanhGaussianActor(nn.Module):
     """
 
     def __init__(self, obs_dim: int, action_dim: int, max_action: float = 1.0, hidden_dim: int = 256,
-                 hidden_layers: int = 2) -> None:
+                 hidden_layers: int = 2, xavier_init: bool = False) -> None:
         super().__init__()
         if max_action <= 0:
             raise ValueError(f"TanhGaussianActor: max_action must be > 0, got {max_action}")
         self.action_dim, self.max_action = action_dim, float(max_action)
-        self.net = mlp(obs_dim, 2 * action_dim, hidden_dim, hidden_layers)  # keys net.0/2/4: zoo policy files
+        # keys net.0/2/4: zoo policy files; Xavier-uniform weights and zero biases as CODAC's sac/model.py
+        self.net = mlp(obs_dim, 2 * action_dim, hidden_dim, hidden_layers, xavier_init=xavier_init)
 
     def _mean_log_std(self, obs: Tensor) -> tuple[Tensor, Tensor]:  # [B, O] -> [B, A], [B, A]
         mean, log_std = self.net(obs).chunk(2, -1)

@@ -2,6 +2,7 @@
 
 from ramac.learners.base import OfflineLearner
 from ramac.learners.bc import BC
+from ramac.learners.codac import CODAC
 from ramac.learners.cql import CQL
 from ramac.learners.diffusion_ql import DiffusionQL
 from ramac.learners.fql import FQL
@@ -9,4 +10,4 @@ from ramac.learners.oraac import ORAAC
 from ramac.learners.radac import RADAC
 from ramac.learners.rafmac import RAFMAC
 
-__all__ = ["BC", "CQL", "FQL", "ORAAC", "RADAC", "RAFMAC", "DiffusionQL", "OfflineLearner"]
+__all__ = ["BC", "CODAC", "CQL", "FQL", "ORAAC", "RADAC", "RAFMAC", "DiffusionQL", "OfflineLearner"]

@@ -103,3 +103,15 @@ def distributional_td_target(
     if clip is not None:
         target = target.clamp(clip[0], clip[1])
     return target
+
+
+def quantile_fractions(batch: int, levels: int, generator: torch.Generator | None, device: torch.device,
+                       floor: float = 0.1) -> tuple[Tensor, Tensor]:  # -> tau_hat [B, N], widths [B, N]
+    r"""Random quantile fractions of DSAC/CODAC (``codac.py`` ``get_tau``, ``tau_type="iqn"``): widths
+    ``w_i = (u_i + floor) / Σ_k (u_k + floor)``, ``u ~ U(0, 1)^N`` per sample (the floor keeps levels apart),
+    boundaries ``τ_i = Σ_{k ≤ i} w_k`` and the midpoints ``τ̂_i = (τ_{i−1} + τ_i) / 2`` (``τ_0 = 0``) at which the
+    quantiles are evaluated; the widths weight them (``Σ_i w_i Z(τ̂_i)`` estimates the mean)."""
+    widths = torch.rand((batch, levels), generator=generator, device=device) + floor
+    widths = widths / widths.sum(-1, keepdim=True)
+    boundaries = widths.cumsum(-1)
+    return boundaries - 0.5 * widths, widths
