@@ -21,7 +21,7 @@ import torch
 
 from ramac.data.datamodule import OfflineDataModule
 from ramac.data.transitions import Transitions
-from ramac.learners import BC, CQL, FQL, RADAC, RAFMAC, DiffusionQL
+from ramac.learners import BC, CODAC, CQL, FQL, ORAAC, RADAC, RAFMAC, DiffusionQL
 
 TASKS = {  # obs, action, quantiles, embedding (released configs/radac.yaml)
     "hopper": (11, 3, 16, 64),
@@ -61,13 +61,17 @@ LEARNERS = {
     "fql": lambda o, a, q, e: FQL(o, a, normalize_q_loss=True),
     "rafmac": lambda o, a, q, e: RAFMAC(o, a, n_quantiles=q, critic_embedding_dim=e),
     "cql": lambda o, a, q, e: CQL(o, a),
+    "oraac": lambda o, a, q, e: ORAAC(o, a),  # O-RAAC's expert JSON sizes (critic 256)
+    "oraac_diffusion": lambda o, a, q, e: ORAAC(o, a, prior="diffusion"),
+    "oraac_flow": lambda o, a, q, e: ORAAC(o, a, prior="flow"),
+    "codac": lambda o, a, q, e: CODAC(o, a),
 }
 
 
 def run(task: str, iterations: int, warmup: int, accelerator: str, precision: str = "32-true",
-        algo: str = "radac") -> list[float]:
+        algo: str = "radac", batch_size: int = 256) -> list[float]:
     obs_dim, action_dim, quantiles, embedding = TASKS[task]
-    data = RandomData(obs_dim, action_dim)
+    data = RandomData(obs_dim, action_dim, batch_size=batch_size)
     model = LEARNERS[algo](obs_dim, action_dim, quantiles, embedding)
     timer = Timer(warmup)
     trainer = pl.Trainer(accelerator=accelerator, devices=1, max_steps=warmup + iterations, logger=False,
@@ -89,7 +93,7 @@ def median_ms(step: Callable[[], None], iterations: int, warmup: int) -> float:
 
 
 def side_by_side(reference_cmd: list[str], task: str, iterations: int, rounds: int, algo: str,
-                 precision: str = "32-true") -> tuple[list[float], list[float]]:
+                 precision: str = "32-true", batch_size: int = 256) -> tuple[list[float], list[float]]:
     """Interleaved rounds: the reference's ms/it (``reference_cmd`` prints it last; its own process each round, so
     nothing ramac sets for itself, such as the allocator setting of ``ramac.training.memory``, changes its speed),
     then ramac's median ms/it through Lightning. Only ratios from the same run are meaningful."""
@@ -97,7 +101,7 @@ def side_by_side(reference_cmd: list[str], task: str, iterations: int, rounds: i
     for _ in range(rounds):
         done = subprocess.run(reference_cmd, capture_output=True, text=True, check=True)
         theirs.append(float(done.stdout.strip().splitlines()[-1]))
-        ours.append(statistics.median(run(task, iterations, 10, "cpu", precision, algo)))
+        ours.append(statistics.median(run(task, iterations, 10, "cpu", precision, algo, batch_size)))
     return theirs, ours
 
 

@@ -127,12 +127,8 @@ TINY_LEARNERS = {
                        frozen=("critic_target.",)),
     "codac": TinyLearner(tiny_codac, steps=(("entropy_temperature.",), ("alpha_prime.",), ("critic.",), ("actor.",)),
                          frozen=("critic_target.", "actor_target.")),
-    "oraac": TinyLearner(tiny_oraac, steps=(("prior.",), ("critic.",), ("actor.",)),
-                         frozen=("critic_target.", "actor_target.")),
-    "oraac_diffusion": TinyLearner(lambda **kw: tiny_oraac(prior="diffusion", **kw),
-                                   steps=(("prior.",), ("critic.",), ("actor.",)),
-                                   frozen=("critic_target.", "actor_target.")),
-    "oraac_flow": TinyLearner(lambda **kw: tiny_oraac(prior="flow", **kw), steps=(("prior.",), ("critic.",), ("actor.",)),
-                              frozen=("critic_target.", "actor_target.")),
+    **{name: TinyLearner(lambda prior=prior, **kw: tiny_oraac(prior=prior, **kw),
+                         steps=(("prior.",), ("critic.",), ("actor.",)), frozen=("critic_target.", "actor_target."))
+       for name, prior in (("oraac", "vae"), ("oraac_diffusion", "diffusion"), ("oraac_flow", "flow"))},
     "rafmac": TinyLearner(tiny_rafmac, steps=(("critic.",), ("flow_actor.", "actor.")), frozen=("critic_target.",)),
 }

@@ -3,15 +3,12 @@ checkout) networks and losses against CODAC's own functions on the same batch.""
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
-import types
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from helpers.references import load_codac
 from helpers.tiny import TinyData, quiet_trainer, tiny_codac
 
 from ramac.objectives.distributional import quantile_fractions, quantile_huber_loss
@@ -44,30 +41,6 @@ def test_options_entropy_target_distortions_and_target_initialisation():
 # -- against CODAC's code ----------------------------------------------------------------------------------------
 CODAC_ROOT = os.environ.get("RAMAC_CODAC")
 needs_codac = pytest.mark.skipif(not CODAC_ROOT, reason="set RAMAC_CODAC to a CODAC checkout (bench/README.md)")
-
-
-def load_codac(root: str | os.PathLike) -> dict[str, types.ModuleType]:
-    """CODAC's modules on CPU: ``wandb`` stubbed, and ``QuantileMlp``'s hard-coded ``.to('cuda')`` of its cosine
-    basis removed from the source before it runs (the only change)."""
-    sys.modules.setdefault("wandb", types.ModuleType("wandb"))
-    root = Path(root)
-    for package in ("distributional", "sac"):
-        module = types.ModuleType(package)
-        module.__path__ = [str(root / package)]
-        sys.modules[package] = module
-    loaded = {}
-    for name in ("distributional.rlkit_pytorch_utils", "distributional.risks", "distributional.networks",
-                 "sac.model", "distributional.dsac"):
-        path = root / Path(*name.split(".")).with_suffix(".py")
-        source = path.read_text().replace(".to('cuda')", "")
-        if name == "distributional.dsac":  # only its loss function: the agent class imports gym-era utilities
-            source = source[:source.index("class DSAC")].replace("from distributional.util import LinearSchedule", "")
-        module = types.ModuleType(name)
-        module.__file__ = str(path)
-        sys.modules[name] = module
-        exec(compile(source, str(path), "exec"), module.__dict__)  # noqa: S102 - the reference's own code
-        loaded[name] = module
-    return loaded
 
 
 @needs_codac

@@ -110,7 +110,8 @@ def test_the_frozen_prior_stops_training_and_resume_keeps_the_freeze(tmp_path):
 def test_zero_latent_acting_is_deterministic_and_refused_without_a_vae():
     model = tiny_oraac(eval_latent="zero").eval()
     obs = torch.randn(5, 3)
-    assert torch.equal(model.act(obs, torch.Generator().manual_seed(0)), model.act(obs, torch.Generator().manual_seed(1)))
+    first, second = model.act(obs, torch.Generator().manual_seed(0)), model.act(obs, torch.Generator().manual_seed(1))
+    assert torch.equal(first, second)
     with pytest.raises(ValueError, match="eval_latent"):
         tiny_oraac(prior="diffusion", eval_latent="zero")
 
