@@ -57,12 +57,16 @@ def test_ddp_locomotion_run_with_uneven_evaluation_split(repo_root, tmp_path):
 
 TINY_CLI = {  # per learner: the options that make its bandit run tiny
     "bc": ["--model.init_args.diffusion_steps", "3", "--model.init_args.actor_hidden_dim", "16"],
+    "codac": ["--model.init_args.hidden_dim", "16", "--model.init_args.n_quantiles", "4",
+              "--model.init_args.n_action_samples", "3", "--model.init_args.automatic_entropy", "true"],
     "cql": ["--model.init_args.hidden_dim", "16", "--model.init_args.hidden_layers", "2",
             "--model.init_args.n_action_samples", "3", "--model.init_args.lagrange_threshold", "1.0"],
     "diffusion_ql": ["--model.init_args.diffusion_steps", "3", "--model.init_args.actor_hidden_dim", "16",
                      "--model.init_args.critic_hidden_dim", "16"],
     "fql": ["--model.init_args.hidden_dim", "16", "--model.init_args.hidden_layers", "2",
             "--model.init_args.flow_steps", "3"],
+    "oraac": ["--model.init_args.prior_hidden_dim", "16", "--model.init_args.critic_hidden_dim", "16",
+              "--model.init_args.n_quantiles", "4", "--model.init_args.actor_hidden_dims", "[16, 16]"],
     "rafmac": ["--model.init_args.n_quantiles", "4", "--model.init_args.critic_hidden_dim", "16",
                "--model.init_args.actor_hidden_dim", "16", "--model.init_args.flow_steps", "3"],
 }
