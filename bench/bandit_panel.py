@@ -1,4 +1,4 @@
-"""One figure with every algorithm's bandit samples (issue 12), from the runs of ``bench/bandit_study.sh``.
+"""One figure with every algorithm's bandit samples (issues 12-13), from the runs of ``bench/bandit_study.sh``.
 
     python bench/bandit_panel.py [--seed 0] [--out results/bandit/panel.png]
 
@@ -22,7 +22,7 @@ from ramac.callbacks.checkpoint import read_checkpoint
 from ramac.cli.fit import build_cli
 from ramac.envs.bandit import RING, SAFE, RiskyBandit
 
-ALGOS = ("bc", "diffusion_ql", "fql", "radac", "rafmac", "cql")
+ALGOS = ("bc", "radac", "rafmac", "diffusion_ql", "fql", "oraac", "oraac_diffusion", "oraac_flow", "cql", "codac")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -53,8 +53,10 @@ def main() -> None:
     import matplotlib.pyplot as plt
 
     report = BanditReport()
-    fig, axes = plt.subplots(1, len(ALGOS), figsize=(4.2 * len(ALGOS), 4.4), constrained_layout=True)
-    for ax, algo in zip(axes, ALGOS, strict=True):
+    columns = 5
+    rows = -(-len(ALGOS) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 4.4 * rows), constrained_layout=True)
+    for ax, algo in zip(axes.flat, ALGOS, strict=True):
         bandit, contexts, actions = samples(algo, args.seed, report)
         region = bandit.regions(contexts, actions)
         with open(os.path.join(REPO, "results", "bandit", f"{algo}-seed{args.seed}.json")) as handle:
