@@ -40,7 +40,8 @@ def test_options_entropy_target_distortions_and_target_initialisation():
 
 # -- against CODAC's code ----------------------------------------------------------------------------------------
 CODAC_ROOT = os.environ.get("RAMAC_CODAC")
-needs_codac = pytest.mark.skipif(not CODAC_ROOT, reason="set RAMAC_CODAC to a clone of github.com/JasonMa2016/CODAC (README, Tests)")
+needs_codac = pytest.mark.skipif(not CODAC_ROOT,
+                                 reason="set RAMAC_CODAC to a clone of github.com/JasonMa2016/CODAC (README, Tests)")
 
 
 @needs_codac

@@ -118,7 +118,8 @@ def test_zero_latent_acting_is_deterministic_and_refused_without_a_vae():
 
 # -- against O-RAAC's code ---------------------------------------------------------------------------------------
 ORAAC_ROOT = os.environ.get("RAMAC_ORAAC")
-needs_oraac = pytest.mark.skipif(not ORAAC_ROOT, reason="set RAMAC_ORAAC to a clone of github.com/nuria95/O-RAAC (README, Tests)")
+needs_oraac = pytest.mark.skipif(not ORAAC_ROOT,
+                                 reason="set RAMAC_ORAAC to a clone of github.com/nuria95/O-RAAC (README, Tests)")
 
 
 def _load_oraac():
