@@ -56,9 +56,9 @@ FREEZE_START, FREEZE_EVERY, FREEZE_WINDOW, FREEZE_SPAN, FREEZE_PATIENCE = 10_000
 
 
 class ORAAC(OfflineLearner):
-    """ORAAC and its generative-prior variants. Defaults: O-RAAC's "expert" JSONs (``json_params/ORAAC``) for
-    walker2d and halfcheetah where tasks differ (``conf/algos/oraac/<task>.yaml`` sets the rest, with sources), and
-    RAMAC's discount 0.99.
+    """ORAAC and its generative-prior variants. Defaults: the values O-RAAC's walker2d and halfcheetah "expert"
+    JSONs share (``json_params/ORAAC``; ``conf/algos/oraac/<task>.yaml`` sets what differs per task, with sources)
+    and RAMAC's discount 0.99.
 
     Args:
         obs_dim, action_dim, max_action: set from the data.
