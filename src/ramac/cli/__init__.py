@@ -1,5 +1,6 @@
 """The ``ramac`` command: ``ramac fit|validate ...`` (:mod:`ramac.cli.fit`), ``ramac evaluate``
-(:mod:`ramac.cli.evaluate`) and ``ramac data ...`` (:mod:`ramac.cli.data`)."""
+(:mod:`ramac.cli.evaluate`), ``ramac data ...`` (:mod:`ramac.cli.data`), ``ramac sweep`` (:mod:`ramac.cli.sweep`)
+and ``ramac report`` (:mod:`ramac.cli.report`)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,14 @@ def console() -> None:
             from ramac.cli.data import main as data_main
 
             data_main(sys.argv[2:])
+        elif sys.argv[1:2] == ["sweep"]:
+            from ramac.cli.sweep import main as sweep_main
+
+            sweep_main(sys.argv[2:])
+        elif sys.argv[1:2] == ["report"]:
+            from ramac.cli.report import main as report_main
+
+            report_main(sys.argv[2:])
         elif sys.argv[1:2] == ["evaluate"]:
             from ramac.cli.evaluate import main as evaluate_main
 

@@ -1,0 +1,182 @@
+"""Running a sweep on Ray: each cell is its own ``ramac fit`` process inside a Ray task.
+
+Locally ``ray.init()`` starts an embedded Ray bounded by the machine (no set-up); with ``address`` the same tasks go
+to an existing cluster (README "Sweeps"; the cells' folders must then be on a file system every node sees). A task
+asks for ``cpus_per_run`` CPUs and ``gpus_per_run`` GPUs, so Ray runs as many cells at once as the resources allow
+and a fractional GPU packs several small runs on one device.
+
+What a cell's folder holds: ``config.yaml`` (the composed configuration, written once: ``ramac fit --config
+config.yaml`` reruns the cell by hand), ``cell.json`` (task, algorithm, seed, grid values), ``run.log`` (the
+process's output), ``checkpoints/last.ckpt`` and the run's result (``eval.json`` or ``bandit.json``), and
+``done.json`` once the run has finished. Rerunning the sweep skips cells with ``done.json``, resumes cells with a
+``last.ckpt`` exactly (``--ckpt_path last``) and starts the others; a failed cell is reported with the tail of its
+log and does not stop the others.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import yaml
+
+from ramac.experiments.spec import Cell, Sweep
+
+RESULT_FILES = ("eval.json", "bandit.json")
+LOG_TAIL_LINES = 15
+
+
+@dataclass
+class CellOutcome:
+    label: str
+    folder: str
+    status: str  # done | skipped | failed
+    seconds: float = 0.0
+    log_tail: str = ""
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: a crash leaves the old file or none."""
+    temporary = f"{path}.tmp{os.getpid()}"
+    with open(temporary, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def _tail(path: str, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        with open(path, errors="replace") as handle:
+            return "".join(handle.readlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def compose_config(cell: Cell, sweep: Sweep, conf_dir: str, python: str, env: dict[str, str]) -> dict[str, Any]:
+    """The cell's full configuration (``ramac fit ... --print_config``) with the sweep's evaluation protocol."""
+    done = subprocess.run([python, "-m", "ramac", "fit", *cell.fit_args(conf_dir, sweep.fixed), "--print_config"],
+                          capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"composing {cell.label} failed:\n{done.stderr[-3000:]}")
+    config = yaml.safe_load(done.stdout)
+    for callback in (config.get("trainer") or {}).get("callbacks") or []:
+        if isinstance(callback, dict) and callback.get("class_path", "").endswith("RolloutEvaluation"):
+            arguments = callback.setdefault("init_args", {})
+            if sweep.episodes is not None:
+                arguments["episodes"] = sweep.episodes
+            if sweep.horizon is not None:
+                arguments["horizon"] = sweep.horizon
+    return config
+
+
+def run_cell(cell: Cell, sweep: Sweep, conf_dir: str, python: str, threads: int) -> CellOutcome:
+    """Run (or resume, or skip) one cell in a fresh ``ramac fit`` process; never raises for a failed run."""
+    os.makedirs(cell.folder, exist_ok=True)
+    done_path = os.path.join(cell.folder, "done.json")
+    if os.path.isfile(done_path):
+        return CellOutcome(cell.label, cell.folder, "skipped")
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    log_path = os.path.join(cell.folder, "run.log")
+    start = time.time()
+    write_atomic(os.path.join(cell.folder, "running.json"), json.dumps({"pid": os.getpid(), "start": start}))
+    try:
+        config_path = os.path.join(cell.folder, "config.yaml")
+        if not os.path.isfile(config_path):
+            config = compose_config(cell, sweep, conf_dir, python, env)
+            write_atomic(os.path.join(cell.folder, "cell.json"), json.dumps(
+                {"sweep": sweep.name, "task": cell.task, "algo": cell.algo, "seed": cell.seed,
+                 "overrides": dict(cell.overrides), "episodes": sweep.episodes, "horizon": sweep.horizon}, indent=1))
+            write_atomic(config_path, yaml.safe_dump(config, sort_keys=False))
+        resume = ["--ckpt_path", "last"] if os.path.isfile(os.path.join(cell.folder, "checkpoints", "last.ckpt")) \
+            else []
+        with open(log_path, "a") as log:
+            log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {'resume' if resume else 'start'} ===\n")
+            log.flush()
+            code = subprocess.run([python, "-m", "ramac", "fit", "--config", config_path,
+                                   "--trainer.enable_progress_bar", "false", *resume],
+                                  stdout=log, stderr=subprocess.STDOUT, env=env).returncode
+        results = [name for name in RESULT_FILES if os.path.isfile(os.path.join(cell.folder, name))]
+        if code != 0 or not results:
+            reason = f"exit code {code}" if code != 0 else f"no result file ({' or '.join(RESULT_FILES)})"
+            return CellOutcome(cell.label, cell.folder, "failed", time.time() - start,
+                               f"{reason}\n{_tail(log_path)}")
+        write_atomic(done_path, json.dumps({"result": results[0], "seconds": time.time() - start}))
+        return CellOutcome(cell.label, cell.folder, "done", time.time() - start)
+    except Exception as error:  # a broken composition is this cell's failure, not the sweep's
+        return CellOutcome(cell.label, cell.folder, "failed", time.time() - start, f"{error}\n{_tail(log_path)}")
+    finally:
+        if os.path.exists(os.path.join(cell.folder, "running.json")):
+            os.remove(os.path.join(cell.folder, "running.json"))
+
+
+def progress(cell: Cell) -> tuple[int, int | None]:
+    """Iterations logged so far (the CSV logger's last step) and the run's ``max_steps``."""
+    steps = 0
+    for path in glob.glob(os.path.join(cell.folder, "lightning_logs", "version_*", "metrics.csv")):
+        try:
+            with open(path) as handle:
+                rows = list(csv.DictReader(handle))
+        except OSError:
+            continue
+        steps = max([steps, *(int(float(r["step"])) + 1 for r in rows if r.get("step"))])
+    total = None
+    try:
+        with open(os.path.join(cell.folder, "config.yaml")) as handle:
+            total = int(yaml.safe_load(handle)["trainer"]["max_steps"])
+    except (OSError, KeyError, TypeError, ValueError):
+        pass
+    return steps, total
+
+
+def run_sweep(sweep: Sweep, conf_dir: str = "conf", address: str | None = None,
+              on_update: Callable[[dict[str, CellOutcome | None], float], None] | None = None,
+              num_cpus: int | None = None) -> list[CellOutcome]:
+    """Run every cell of ``sweep`` on Ray and return the outcomes in cell order. ``on_update(states, start)`` is
+    called about once a second with each cell's outcome (``None`` while queued or running)."""
+    import ray
+
+    cells = sweep.cells()
+    states: dict[str, CellOutcome | None] = {}
+    pending = []
+    for cell in cells:
+        if os.path.isfile(os.path.join(cell.folder, "done.json")):
+            states[cell.label] = CellOutcome(cell.label, cell.folder, "skipped")
+        else:
+            states[cell.label] = None
+            pending.append(cell)
+    start = time.time()
+    if pending:
+        if not ray.is_initialized():
+            kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
+            if address:
+                ray.init(address=address, **kwargs)
+            else:
+                ray.init(num_cpus=num_cpus or os.cpu_count(), **kwargs)
+        threads = max(1, int(sweep.cpus_per_run))
+        task = ray.remote(run_cell).options(num_cpus=sweep.cpus_per_run, num_gpus=sweep.gpus_per_run,
+                                            max_retries=0)
+        folder = os.path.abspath(conf_dir)
+        refs = {task.remote(cell, sweep, folder, sys.executable, threads): cell for cell in pending}
+        while refs:
+            ready, _ = ray.wait(list(refs), num_returns=len(refs), timeout=1.0)
+            for ref in ready:
+                outcome = ray.get(ref)
+                states[refs.pop(ref).label] = outcome
+            if on_update is not None:
+                on_update(states, start)
+    if on_update is not None:
+        on_update(states, start)
+    return [states[cell.label] for cell in cells]  # type: ignore[misc]
+
+
+def outcome_record(outcomes: list[CellOutcome]) -> str:
+    return json.dumps([asdict(o) for o in outcomes], indent=1)

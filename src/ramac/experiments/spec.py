@@ -1,0 +1,196 @@
+"""Sweep files: tasks × algorithms × seeds × an optional grid over config keys, and the evaluation protocol.
+
+A sweep file (YAML; ``conf/sweeps/*.yaml``)::
+
+    name: demo                      # folder under `root`
+    root: runs/sweeps               # optional (default runs/sweeps)
+    tasks: [bandit]
+    algos: [radac, bc]
+    seeds: 2                        # a count (0..n-1) or a list
+    grid:                           # optional: config key -> values; every combination is a cell
+      model.init_args.risk_weight: [0.1, 0.5]
+    set:                            # optional: the same value for every cell
+      trainer.max_steps: 3000
+    evaluation:                     # optional: the protocol of the final evaluation, set once per sweep
+      episodes: 50                  # per seed (locomotion tasks)
+      horizon: null                 # the task's horizon when null
+    resources:                      # optional
+      cpus_per_run: 1
+      gpus_per_run: 0               # a fraction packs several runs on one GPU
+
+Every cell is an ordinary run: ``ramac fit --algo A --task T --seed_everything S --<key> <value>...`` with its
+folder ``<root>/<name>/<task>/<algo>/<grid-values>/seed<S>``; :mod:`ramac.experiments.engine` writes the composed
+configuration into that folder and runs it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+KEYS = {"name", "root", "tasks", "algos", "seeds", "grid", "set", "evaluation", "resources"}
+EVALUATION_KEYS = {"episodes", "horizon"}
+RESOURCE_KEYS = {"cpus_per_run", "gpus_per_run"}
+
+
+class SweepError(ValueError):
+    """A sweep file that cannot be run; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run of a sweep."""
+
+    task: str
+    algo: str
+    seed: int
+    overrides: tuple[tuple[str, Any], ...]  # the grid's values for this cell, in the sweep file's key order
+    folder: str
+
+    def fit_args(self, conf_dir: str, fixed: dict[str, Any]) -> list[str]:
+        """``ramac fit`` arguments of this cell (without the subcommand)."""
+        args = ["--algo", self.algo, "--task", self.task, "--conf_dir", conf_dir, "--seed_everything", str(self.seed),
+                "--trainer.default_root_dir", self.folder]
+        for key, value in (*fixed.items(), *self.overrides):
+            args += [f"--{key}", yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("\n...")]
+        return args
+
+    @property
+    def label(self) -> str:
+        return "/".join([self.task, self.algo, *(f"{k}={v}" for k, v in self.overrides), f"seed{self.seed}"])
+
+
+@dataclass(frozen=True)
+class Sweep:
+    name: str
+    root: str
+    tasks: tuple[str, ...]
+    algos: tuple[str, ...]
+    seeds: tuple[int, ...]
+    grid: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    fixed: dict[str, Any] = field(default_factory=dict)
+    episodes: int | None = None
+    horizon: int | None = None
+    cpus_per_run: float = 1.0
+    gpus_per_run: float = 0.0
+
+    @property
+    def folder(self) -> str:
+        return os.path.join(self.root, self.name)
+
+    def cells(self) -> list[Cell]:
+        """Every cell, in the order task, algorithm, grid values, seed."""
+        keys = list(self.grid)
+        out = []
+        for task, algo in itertools.product(self.tasks, self.algos):
+            for values in itertools.product(*(self.grid[k] for k in keys)):
+                overrides = tuple(zip(keys, values, strict=True))
+                part = ",".join(f"{_short(k)}={_slug(v)}" for k, v in overrides) or "default"
+                for seed in self.seeds:
+                    folder = os.path.join(self.folder, task, algo, part, f"seed{seed}")
+                    out.append(Cell(task, algo, seed, overrides, folder))
+        return out
+
+
+def _short(key: str) -> str:
+    return key.rsplit(".", 1)[-1]
+
+
+def _slug(value: Any) -> str:
+    return re.sub(r"[^A-Za-z0-9.+-]+", "_", str(value)).strip("_") or "_"
+
+
+def _require(path: str, key: str, value: Any, kind: type | tuple[type, ...], what: str) -> Any:
+    if not isinstance(value, kind) or isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple)
+                                                                               else (kind,)):
+        raise SweepError(f"{path}: '{key}' must be {what}, got {value!r}")
+    return value
+
+
+def _names(path: str, key: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise SweepError(f"{path}: '{key}' must be a name or a non-empty list of names, got {value!r}")
+    if len(set(value)) != len(value):
+        raise SweepError(f"{path}: '{key}' lists a name twice: {value}")
+    return tuple(value)
+
+
+def load_sweep(path: str, conf_dir: str = "conf") -> Sweep:
+    """Read and check a sweep file; every problem is one :class:`SweepError` naming the file and the key."""
+    try:
+        with open(path) as handle:
+            content = yaml.safe_load(handle)
+    except OSError as error:
+        raise SweepError(f"{path}: cannot read the sweep file ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        raise SweepError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    if not isinstance(content, dict):
+        raise SweepError(f"{path}: expected a mapping with keys {sorted(KEYS)}")
+    unknown = set(content) - KEYS
+    if unknown:
+        raise SweepError(f"{path}: unknown key(s) {sorted(unknown)}; expected some of {sorted(KEYS)}")
+    for key in ("name", "tasks", "algos", "seeds"):
+        if key not in content:
+            raise SweepError(f"{path}: '{key}' is missing")
+    name = _require(path, "name", content["name"], str, "a folder name")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        raise SweepError(f"{path}: 'name' must be a plain folder name (letters, digits, . _ -), got {name!r}")
+    tasks, algos = _names(path, "tasks", content["tasks"]), _names(path, "algos", content["algos"])
+    for key, names, folder in (("tasks", tasks, os.path.join(conf_dir, "tasks")),
+                               ("algos", algos, os.path.join(conf_dir, "algos"))):
+        for item in names:
+            if not os.path.isfile(os.path.join(folder, f"{item}.yaml")):
+                raise SweepError(f"{path}: '{key}' names {item!r}, which has no {folder}/{item}.yaml")
+    seeds = content["seeds"]
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise SweepError(f"{path}: 'seeds' as a count must be >= 1, got {seeds}")
+        seeds = list(range(seeds))
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool)
+                                                           and s >= 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise SweepError(f"{path}: 'seeds' must be a count or a list of distinct integers >= 0, got {seeds!r}")
+    grid = content.get("grid") or {}
+    if not isinstance(grid, dict):
+        raise SweepError(f"{path}: 'grid' must map config keys to lists of values, got {grid!r}")
+    for key, values in grid.items():
+        if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z_][\w.]*", key):
+            raise SweepError(f"{path}: 'grid' key {key!r} is not a config key such as model.init_args.risk_weight")
+        if not isinstance(values, list) or not values:
+            raise SweepError(f"{path}: 'grid.{key}' must be a non-empty list of values, got {values!r}")
+    fixed = content.get("set") or {}
+    if not isinstance(fixed, dict) or not all(isinstance(k, str) and re.fullmatch(r"[A-Za-z_][\w.]*", k)
+                                              for k in fixed):
+        raise SweepError(f"{path}: 'set' must map config keys to values, got {fixed!r}")
+    both = set(fixed) & set(grid)
+    if both:
+        raise SweepError(f"{path}: key(s) {sorted(both)} are in both 'grid' and 'set'")
+    reserved = {"seed_everything", "trainer.default_root_dir"} & (set(fixed) | set(grid))
+    if reserved:
+        raise SweepError(f"{path}: {sorted(reserved)} are set by the sweep itself ('seeds', the cell's folder)")
+    evaluation = content.get("evaluation") or {}
+    if not isinstance(evaluation, dict) or set(evaluation) - EVALUATION_KEYS:
+        raise SweepError(f"{path}: 'evaluation' takes {sorted(EVALUATION_KEYS)}, got {evaluation!r}")
+    episodes, horizon = evaluation.get("episodes"), evaluation.get("horizon")
+    for key, value in (("episodes", episodes), ("horizon", horizon)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise SweepError(f"{path}: 'evaluation.{key}' must be an integer >= 1 or null, got {value!r}")
+    resources = content.get("resources") or {}
+    if not isinstance(resources, dict) or set(resources) - RESOURCE_KEYS:
+        raise SweepError(f"{path}: 'resources' takes {sorted(RESOURCE_KEYS)}, got {resources!r}")
+    cpus, gpus = resources.get("cpus_per_run", 1), resources.get("gpus_per_run", 0)
+    for key, value, low in (("cpus_per_run", cpus, 0.0), ("gpus_per_run", gpus, 0.0)):
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < low or \
+                (key == "cpus_per_run" and value <= 0):
+            raise SweepError(f"{path}: 'resources.{key}' must be a number {'> 0' if key == 'cpus_per_run' else '>= 0'}"
+                             f", got {value!r}")
+    root = _require(path, "root", content.get("root", os.path.join("runs", "sweeps")), str, "a folder")
+    root = os.path.abspath(root)  # Ray workers and cluster nodes see the cells by absolute path
+    return Sweep(name, root, tasks, algos, tuple(seeds), {k: tuple(v) for k, v in grid.items()}, dict(fixed),
+                 episodes, horizon, float(cpus), float(gpus))
