@@ -31,7 +31,7 @@ def _metric_values(returns, lengths, risky, penalties):
     metric = EpisodeMetrics(0.1)
     metric.update(*(torch.tensor(x) for x in (returns, lengths, risky, penalties)), ood_actions=3.0,
                   scored_actions=float(sum(lengths)))
-    return {k: float(v) for k, v in metric.compute().items()}
+    return {k: (sorted(v.tolist()) if k == "returns" else float(v)) for k, v in metric.compute().items()}
 
 
 def _ddp_worker(rank, world, port, data, out):
@@ -40,7 +40,7 @@ def _ddp_worker(rank, world, port, data, out):
     metric = EpisodeMetrics(0.1)
     part = [np.asarray(x)[rank::world] for x in data]
     metric.update(*(torch.tensor(x) for x in part), ood_actions=1.5, scored_actions=float(part[1].sum()))
-    values = {k: float(v) for k, v in metric.compute().items()}
+    values = {k: (sorted(v.tolist()) if k == "returns" else float(v)) for k, v in metric.compute().items()}
     if rank == 0:
         torch.save(values, out)
     dist.destroy_process_group()
@@ -57,6 +57,7 @@ def test_metrics_over_two_ddp_processes_equal_one_process(tmp_path):
     for key, value in single.items():
         assert together[key] == pytest.approx(value), key
     assert single["return_cvar_0.1"] == pytest.approx(np.sort(data[0])[0])
+    assert together["returns"] == pytest.approx(sorted(data[0]))  # every episode's return, from both ranks
     assert single["risky_state_rate"] == pytest.approx(data[2].sum() / data[1].sum())
 
 

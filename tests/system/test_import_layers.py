@@ -23,6 +23,7 @@ LAYERS: list[set[str]] = [
     {"learners"},
     {"evaluation"},
     {"callbacks"},
+    {"experiments"},
     {"cli"},
     {"__init__", "__main__"},
 ]

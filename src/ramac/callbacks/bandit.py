@@ -26,6 +26,7 @@ from ramac.training.gradients import clip_grad_norm_
 from ramac.training.rng import iteration_seed
 
 _REFERENCE_STREAM = 7_919  # offsets the reference's seed from the learner's
+CVAR_ALPHA = 0.1  # the level of the sampled rewards' CVaR in bandit.json (the paper's CVaR₀.₁)
 
 
 class BanditReport(pl.Callback):
@@ -107,14 +108,24 @@ class BanditReport(pl.Callback):
             self.results[f"ring_fraction_{who}"] = float(np.mean(region == RING))
             # between and outside the two modes, where the behaviour has almost no data: OOD leakage
             self.results[f"between_fraction_{who}"] = float(np.mean(region == ELSEWHERE))
+            # rewards of the sampled actions, with the same reward noise for every policy (common random numbers)
+            sampled, _ = bandit.rewards(contexts, actions, np.random.default_rng(self.sample_seed + 1))
+            worst = np.sort(sampled)[:max(1, int(np.ceil(CVAR_ALPHA * len(sampled))))]
+            self.results[f"reward_mean_{who}"] = float(sampled.mean())
+            self.results[f"reward_cvar_{CVAR_ALPHA}_{who}"] = float(worst.mean())
+            if who == "learner":
+                self.results["rewards_learner"] = [round(float(r), 4) for r in sampled]  # for pooled statistics
         os.makedirs(trainer.default_root_dir, exist_ok=True)
         path = os.path.join(trainer.default_root_dir, self.filename)
-        with open(os.path.splitext(path)[0] + ".json", "w") as handle:
+        temporary = os.path.splitext(path)[0] + ".json.tmp"
+        with open(temporary, "w") as handle:  # written whole, then renamed: a sweep never reads half a result
             json.dump(self.results, handle, indent=2)
+        os.replace(temporary, os.path.splitext(path)[0] + ".json")
         _plot(path, bandit, contexts, behaviour, rewards, reference, learned, self.results,
               type(pl_module).__name__)
         for logger in trainer.loggers:
-            logger.log_metrics({f"bandit/{k}": v for k, v in self.results.items()}, step=trainer.global_step)
+            logger.log_metrics({f"bandit/{k}": v for k, v in self.results.items() if not isinstance(v, list)},
+                               step=trainer.global_step)
 
 
 def _plot(path: str, bandit: RiskyBandit, contexts: np.ndarray, behaviour: np.ndarray, rewards: np.ndarray,

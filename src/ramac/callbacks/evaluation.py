@@ -49,7 +49,7 @@ class RolloutEvaluation(pl.Callback):
         self.episodes, self.every, self.horizon, self.seed = episodes, every_n_iterations, horizon, seed
         self.cvar_alpha, self.ood_neighbours, self.ood_kappa = cvar_alpha, ood_neighbours, ood_kappa
         self.env_workers = env_workers
-        self.history: list[dict[str, float]] = []
+        self.history: list[dict[str, Any]] = []  # per evaluation: the figures and the episodes' returns
         self.detector: NearestNeighbourOOD | None = None
         self.pool: EnvPool | None = None
 
@@ -92,7 +92,7 @@ class RolloutEvaluation(pl.Callback):
                                   policy_seed=self.seed + rank)
         values["iteration"] = float(pl_module.iteration)
         self.history.append(values)
-        logged = {f"eval/{k}": v for k, v in values.items() if k != "iteration"}
+        logged = {f"eval/{k}": v for k, v in values.items() if k not in ("iteration", "returns")}
         if trainer.is_global_zero:
             for logger in trainer.loggers:
                 logger.log_metrics(logged, step=trainer.global_step)
@@ -112,8 +112,10 @@ class RolloutEvaluation(pl.Callback):
         os.makedirs(root, exist_ok=True)
         meta = {"env_id": self.env_id, "horizon": self.horizon_used, "episodes": self.episodes,
                 "normalized_score": f"D4RL reference returns, {self.env_id}, horizon {self.horizon_used}"}
-        with open(os.path.join(root, "eval.json"), "w") as handle:
+        temporary = os.path.join(root, "eval.json.tmp")
+        with open(temporary, "w") as handle:  # written whole, then renamed: a sweep never reads half a result
             json.dump({"meta": meta, "history": self.history}, handle, indent=2)
+        os.replace(temporary, os.path.join(root, "eval.json"))
         import matplotlib
 
         matplotlib.use("Agg")

@@ -67,7 +67,8 @@ def main(argv: list[str]) -> None:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in values.items():
-        table.add_row(key, f"{value:,.4g}")
+        if key != "returns":
+            table.add_row(key, f"{value:,.4g}")
     Console().print(table)
     out = Path(args.out) if args.out else Path(args.ckpt_path).with_suffix(".eval.json")
     out.write_text(json.dumps({"meta": meta, "metrics": values}, indent=2))

@@ -65,6 +65,7 @@ def main(argv: list[str]) -> None:
     for outcome in failed:
         console.print(f"[red]failed[/] {outcome.label} ({outcome.folder}):\n{outcome.log_tail}", markup=True,
                       highlight=False)
-    console.print(f"{len(outcomes) - len(failed)} of {len(outcomes)} runs finished; report: ramac report {sweep.folder}")
+    console.print(f"{len(outcomes) - len(failed)} of {len(outcomes)} runs finished; "
+                  f"report: ramac report {sweep.folder}")
     if failed:
         raise SystemExit(1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from ramac.evaluation.metrics import EpisodeMetrics
@@ -14,9 +16,10 @@ from ramac.types import Agent
 @torch.no_grad()
 def evaluate_learner(learner: Agent, env_key: str, pool: EnvPool, seeds: list[int],
                      detector: NearestNeighbourOOD | None = None, cvar_alpha: float = 0.1,
-                     policy_seed: int = 0) -> dict[str, float]:
+                     policy_seed: int = 0) -> dict[str, Any]:
     """Evaluate ``learner.act`` on one episode per seed in ``pool``'s environments (this process's share
-    under DDP; the metric object synchronises across ranks when a process group exists)."""
+    under DDP; the metric object synchronises across ranks when a process group exists). Values are floats, but
+    ``returns``: the list of every episode's return."""
     device = learner.device
     generator = torch.Generator(device=device).manual_seed(policy_seed)
     metric = EpisodeMetrics(cvar_alpha).to(device)
@@ -39,7 +42,7 @@ def evaluate_learner(learner: Agent, env_key: str, pool: EnvPool, seeds: list[in
                           ood_actions=ood, scored_actions=scored)
     finally:
         learner.train(was_training)
-    values = {k: float(v) for k, v in metric.compute().items()}
+    values: dict[str, Any] = {k: (v.tolist() if k == "returns" else float(v)) for k, v in metric.compute().items()}
     low, high = env_facts(env_key).d4rl_reference
     values["d4rl_normalized_score"] = 100.0 * (values["return_mean"] - low) / (high - low)
     return values

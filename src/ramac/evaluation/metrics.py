@@ -56,6 +56,7 @@ class EpisodeMetrics(Metric):
             "episode_length": lengths.mean(),
             "risky_state_rate": risky.sum() / lengths.sum(),
             "penalties_per_episode": penalties.mean(),
+            "returns": returns,  # every episode's return (all ranks): pooled statistics across runs
         }
         if self.scored_actions > 0:
             out["ood_action_rate"] = self.ood_actions / self.scored_actions

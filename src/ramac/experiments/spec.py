@@ -105,9 +105,8 @@ def _slug(value: Any) -> str:
     return re.sub(r"[^A-Za-z0-9.+-]+", "_", str(value)).strip("_") or "_"
 
 
-def _require(path: str, key: str, value: Any, kind: type | tuple[type, ...], what: str) -> Any:
-    if not isinstance(value, kind) or isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple)
-                                                                               else (kind,)):
+def _text(path: str, key: str, value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value:
         raise SweepError(f"{path}: '{key}' must be {what}, got {value!r}")
     return value
 
@@ -139,7 +138,7 @@ def load_sweep(path: str, conf_dir: str = "conf") -> Sweep:
     for key in ("name", "tasks", "algos", "seeds"):
         if key not in content:
             raise SweepError(f"{path}: '{key}' is missing")
-    name = _require(path, "name", content["name"], str, "a folder name")
+    name = _text(path, "name", content["name"], "a folder name")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
         raise SweepError(f"{path}: 'name' must be a plain folder name (letters, digits, . _ -), got {name!r}")
     tasks, algos = _names(path, "tasks", content["tasks"]), _names(path, "algos", content["algos"])
@@ -190,7 +189,7 @@ def load_sweep(path: str, conf_dir: str = "conf") -> Sweep:
                 (key == "cpus_per_run" and value <= 0):
             raise SweepError(f"{path}: 'resources.{key}' must be a number {'> 0' if key == 'cpus_per_run' else '>= 0'}"
                              f", got {value!r}")
-    root = _require(path, "root", content.get("root", os.path.join("runs", "sweeps")), str, "a folder")
+    root = _text(path, "root", content.get("root", os.path.join("runs", "sweeps")), "a folder")
     root = os.path.abspath(root)  # Ray workers and cluster nodes see the cells by absolute path
     return Sweep(name, root, tasks, algos, tuple(seeds), {k: tuple(v) for k, v in grid.items()}, dict(fixed),
                  episodes, horizon, float(cpus), float(gpus))
