@@ -113,8 +113,9 @@ class BanditReport(pl.Callback):
             worst = np.sort(sampled)[:max(1, int(np.ceil(CVAR_ALPHA * len(sampled))))]
             self.results[f"reward_mean_{who}"] = float(sampled.mean())
             self.results[f"reward_cvar_{CVAR_ALPHA}_{who}"] = float(worst.mean())
-            if who == "learner":
-                self.results["rewards_learner"] = [round(float(r), 4) for r in sampled]  # for pooled statistics
+            if who == "learner":  # for pooled statistics and the report's grid of samples
+                self.results["rewards_learner"] = [round(float(r), 4) for r in sampled]
+                self.results["offsets_learner"] = np.round(actions - bandit.centres(contexts), 3).tolist()
         os.makedirs(trainer.default_root_dir, exist_ok=True)
         path = os.path.join(trainer.default_root_dir, self.filename)
         temporary = os.path.splitext(path)[0] + ".json.tmp"

@@ -1,0 +1,111 @@
+"""The report's figures: per-task bars with intervals, learning curves, the mean-against-CVaR frontier over a
+risk-weight grid, and the bandit grid (one panel per algorithm, as the paper's Fig. 3)."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from ramac.experiments.report import Run, groups, summarise
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str) -> str:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fig.savefig(path, dpi=90)
+    return path
+
+
+def write_figures(runs: list[Run], rows: list[dict[str, Any]], out: str) -> dict[str, str]:
+    plt = _pyplot()
+    paths: dict[str, str] = {}
+    by_task: dict[str, dict[str, list[Run]]] = defaultdict(dict)
+    for (task, column), members in groups(runs).items():
+        by_task[task][column] = members
+    index = {(r["task"], r["column"], r["metric"]): r for r in rows}
+    for task, columns in sorted(by_task.items()):
+        names = sorted(columns)
+        # Bars: mean and per-seed CVaR with their t intervals.
+        fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(names), 3.6), constrained_layout=True)
+        width = 0.38
+        for offset, metric, label in ((-width / 2, "mean", "mean"), (width / 2, "cvar_per_seed", "CVaR₀.₁")):
+            stats = [index[(task, n, metric)] for n in names]
+            means = [s["mean"] for s in stats]
+            errors = np.array([[s["mean"] - s["t_low"], s["t_high"] - s["mean"]] if not math.isnan(s["se"])
+                               else [0.0, 0.0] for s in stats]).T
+            ax.bar(np.arange(len(names)) + offset, means, width, yerr=errors, capsize=3, label=label)
+        ax.set_xticks(np.arange(len(names)), names, rotation=30, ha="right")
+        ax.axhline(0, color="black", lw=0.6)
+        ax.set(title=f"{task}: final evaluation, 95 % t interval over seeds", ylabel="return")
+        ax.legend()
+        paths[f"bars_{task}"] = _save(fig, os.path.join(out, "figures", f"bars_{task}.png"))
+        plt.close(fig)
+        # Learning curves, where runs evaluated more than once.
+        curves = {n: m for n, m in columns.items() if all(len(r.history) > 1 for r in m)}
+        if curves:
+            fig, ax = plt.subplots(figsize=(6, 3.6), constrained_layout=True)
+            for name, members in sorted(curves.items()):
+                length = min(len(r.history) for r in members)
+                iterations = [members[0].history[i]["iteration"] for i in range(length)]
+                values = np.array([[r.history[i]["return_mean"] for i in range(length)] for r in members])
+                summaries = [summarise(list(values[:, i])) for i in range(length)]
+                ax.plot(iterations, [s.mean for s in summaries], label=name)
+                if len(members) > 1:
+                    ax.fill_between(iterations, [s.t_low for s in summaries], [s.t_high for s in summaries],
+                                    alpha=0.2)
+            ax.set(title=f"{task}: evaluation return during training (mean, 95 % t interval)", xlabel="iteration",
+                   ylabel="return")
+            ax.legend()
+            paths[f"curves_{task}"] = _save(fig, os.path.join(out, "figures", f"curves_{task}.png"))
+            plt.close(fig)
+        # Frontier over a risk-weight grid.
+        frontier: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+        for members in columns.values():
+            weights = [v for k, v in members[0].overrides.items() if k.endswith("risk_weight")]
+            if weights:
+                frontier[members[0].algo].append((float(weights[0]), float(np.mean([r.mean for r in members])),
+                                                  float(np.mean([r.cvar for r in members]))))
+        if frontier:
+            fig, ax = plt.subplots(figsize=(5, 4), constrained_layout=True)
+            for algo, points in sorted(frontier.items()):
+                points.sort()
+                ax.plot([p[1] for p in points], [p[2] for p in points], marker="o", label=algo)
+                for weight, mean, cvar in points:
+                    ax.annotate(f"{weight:g}", (mean, cvar), fontsize=8, xytext=(3, 3), textcoords="offset points")
+            ax.set(title=f"{task}: mean against CVaR₀.₁ as the risk weight moves", xlabel="mean",
+                   ylabel="CVaR₀.₁ (per seed, then mean)")
+            ax.legend()
+            paths[f"frontier_{task}"] = _save(fig, os.path.join(out, "figures", f"frontier_{task}.png"))
+            plt.close(fig)
+        # The bandit grid: the first seed's samples per column.
+        panels = {n: m[0] for n, m in columns.items() if m[0].offsets is not None}
+        if panels:
+            count = len(panels)
+            cols = min(count, 5)
+            rows_ = math.ceil(count / cols)
+            fig, axes = plt.subplots(rows_, cols, figsize=(3.2 * cols, 3.4 * rows_), constrained_layout=True,
+                                     squeeze=False)
+            for ax in axes.flat[count:]:
+                ax.axis("off")
+            for ax, (name, run) in zip(axes.flat, sorted(panels.items()), strict=False):
+                offsets = np.asarray(run.offsets)
+                ax.scatter(offsets[:, 0], offsets[:, 1], s=2)
+                ax.set(xlim=(-1.05, 1.05), ylim=(-1.05, 1.05), aspect="equal",
+                       title=f"{name} (seed {run.seed})\ncentre {run.shares['safe']:.0%}, ring "
+                             f"{run.shares['ring']:.0%}, between {run.shares['between']:.0%}")
+            fig.suptitle(f"{task}: sampled actions relative to the safe centre")
+            paths[f"grid_{task}"] = _save(fig, os.path.join(out, "figures", f"grid_{task}.png"))
+            plt.close(fig)
+    return paths

@@ -1,0 +1,307 @@
+"""Gathering finished runs into the paper's tables, with their uncertainty over seeds.
+
+What a number is: every run contributes its **final evaluation of ``last.ckpt``** (the last entry of ``eval.json``,
+written at the end of training; on the bandit ``bandit.json``'s sampled actions). Seeds are the unit of
+uncertainty (Agarwal et al. 2021; research note ``experiments.md`` §3): for a group (task, algorithm, grid values)
+with seed values ``x_1..x_n``:
+
+- ``mean``, ``se = sd / √n`` (``sd`` with ``n − 1``), the t interval ``mean ± t_{0.975, n−1} · se`` and a
+  bootstrap interval (``scipy.stats.bootstrap``, percentile, resampling seeds; 10 000 resamples, seeded);
+- CVaR₀.₁ **per seed, then the mean** (the paper's pipeline: each seed's worst 10 % of episodes, averaged over
+  seeds), and **pooled** (the worst 10 % of all episodes of all seeds together), both labelled;
+- with 10 episodes per seed, a seed's CVaR₀.₁ is its single worst episode.
+
+Bandit runs report the mean and CVaR₀.₁ of the rewards of the learner's sampled actions and the shares of samples
+in the centre, on the ring and between (the leakage), the last standing in for the OOD rate.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import math
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import yaml
+
+CVAR_ALPHA = 0.1
+RESULT_FILES = ("eval.json", "bandit.json")
+
+
+class ReportError(ValueError):
+    """A run folder that cannot be read; the message names the folder or file."""
+
+
+@dataclass
+class Run:
+    folder: str
+    task: str
+    algo: str
+    seed: int
+    variant: str  # the grid values, "" without a grid
+    overrides: dict[str, Any]
+    iteration: int
+    episodes: int
+    mean: float
+    cvar: float
+    returns: list[float]
+    ood: float | None
+    normalized: float | None = None
+    env_id: str | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    shares: dict[str, float] = field(default_factory=dict)  # bandit: centre / ring / between
+    offsets: list[list[float]] | None = None  # bandit: sampled actions minus their context's centre
+
+
+def lower_tail_mean(values: list[float] | np.ndarray, alpha: float = CVAR_ALPHA) -> float:
+    """CVaR_α of a sample: the mean of its ``max(1, ⌈α n⌉)`` smallest values (ramac's evaluation metric)."""
+    ordered = np.sort(np.asarray(values, dtype=np.float64))
+    return float(ordered[:max(1, math.ceil(alpha * len(ordered)))].mean())
+
+
+def _identity(folder: str) -> dict[str, Any]:
+    """Task, algorithm, seed and grid values: ``cell.json`` of a sweep cell, else the run's saved config."""
+    cell = os.path.join(folder, "cell.json")
+    if os.path.isfile(cell):
+        with open(cell) as handle:
+            return json.load(handle)
+    configs = sorted(glob.glob(os.path.join(folder, "config.yaml"))
+                     + glob.glob(os.path.join(folder, "lightning_logs", "version_*", "config.yaml")))
+    if not configs:
+        raise ReportError(f"{folder}: no cell.json or config.yaml to tell the task, algorithm and seed")
+    with open(configs[-1]) as handle:
+        config = yaml.safe_load(handle)
+    data = (config.get("data") or {}).get("init_args") or {}
+    class_path = (config.get("data") or {}).get("class_path", "")
+    task = "bandit" if class_path.endswith("BanditDataModule") else f"{data.get('env')}-{data.get('dataset')}"
+    model = config.get("model") or {}
+    algo = model.get("class_path", "?").rsplit(".", 1)[-1].lower()
+    return {"task": task, "algo": algo, "seed": int(config.get("seed_everything", 0)), "overrides": {}}
+
+
+def read_run(folder: str) -> Run:
+    """One finished run (its result file and identity)."""
+    identity = _identity(folder)
+    overrides = identity.get("overrides") or {}
+    variant = ",".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in overrides.items())
+    common = dict(folder=folder, task=identity["task"], algo=identity["algo"], seed=int(identity["seed"]),
+                  variant=variant, overrides=overrides)
+    evaluation, bandit = os.path.join(folder, "eval.json"), os.path.join(folder, "bandit.json")
+    try:
+        if os.path.isfile(evaluation):
+            with open(evaluation) as handle:
+                content = json.load(handle)
+            last = content["history"][-1]
+            returns = last.get("returns")
+            if returns is None:
+                raise ReportError(f"{evaluation}: no per-episode returns (written before ramac kept them); "
+                                  "re-evaluate the checkpoint")
+            return Run(**common, iteration=int(last["iteration"]), episodes=len(returns),
+                       mean=float(last["return_mean"]), cvar=lower_tail_mean(returns), returns=list(returns),
+                       ood=last.get("ood_action_rate"), normalized=last.get("d4rl_normalized_score"),
+                       env_id=content.get("meta", {}).get("env_id"), history=content["history"])
+        if os.path.isfile(bandit):
+            with open(bandit) as handle:
+                content = json.load(handle)
+            rewards = content["rewards_learner"]
+            return Run(**common, iteration=int(content["iterations"]), episodes=len(rewards),
+                       mean=float(np.mean(rewards)), cvar=lower_tail_mean(rewards), returns=list(rewards),
+                       ood=float(content["between_fraction_learner"]),
+                       shares={k: float(content[f"{k}_fraction_learner"]) for k in ("safe", "ring", "between")},
+                       offsets=content.get("offsets_learner"))
+    except (KeyError, IndexError, TypeError, json.JSONDecodeError) as error:
+        raise ReportError(f"{folder}: unreadable result file ({type(error).__name__}: {error})") from None
+    raise ReportError(f"{folder}: no result file ({' or '.join(RESULT_FILES)}); the run has not finished")
+
+
+def find_runs(paths: list[str]) -> tuple[list[Run], list[tuple[str, str]]]:
+    """Every run folder under ``paths`` (a folder holding ``cell.json``, ``done.json`` or a result file), read;
+    and the folders that could not be read with the reason (failed or unfinished runs are reported, not hidden)."""
+    folders: set[str] = set()
+    for path in paths:
+        if not os.path.isdir(path):
+            raise ReportError(f"{path}: no such folder")
+        for root, _, files in os.walk(path):
+            if {"cell.json", "done.json", *RESULT_FILES} & set(files):
+                folders.add(root)
+    runs, problems = [], []
+    for folder in sorted(folders):
+        try:
+            runs.append(read_run(folder))
+        except ReportError as error:
+            problems.append((folder, str(error)))
+    return runs, problems
+
+
+@dataclass(frozen=True)
+class Summary:
+    n: int
+    mean: float
+    se: float
+    t_low: float
+    t_high: float
+    boot_low: float
+    boot_high: float
+
+
+def summarise(values: list[float], seed: int = 0) -> Summary:
+    """Mean, standard error, t interval and bootstrap interval (95 %) of per-seed values."""
+    from scipy import stats
+
+    x = np.asarray(values, dtype=np.float64)
+    n, mean = len(x), float(x.mean())
+    if n < 2:
+        return Summary(n, mean, math.nan, math.nan, math.nan, math.nan, math.nan)
+    se = float(x.std(ddof=1) / math.sqrt(n))
+    half = float(stats.t.ppf(0.975, n - 1)) * se
+    if np.ptp(x) == 0:
+        low = high = mean
+    else:
+        boot = stats.bootstrap((x,), np.mean, confidence_level=0.95, n_resamples=10_000, method="percentile",
+                               random_state=np.random.default_rng(seed))
+        low, high = float(boot.confidence_interval.low), float(boot.confidence_interval.high)
+    return Summary(n, mean, se, mean - half, mean + half, low, high)
+
+
+def groups(runs: list[Run]) -> dict[tuple[str, str], list[Run]]:
+    """Runs by (task, column), the column being the algorithm with its grid values."""
+    out: dict[tuple[str, str], list[Run]] = defaultdict(list)
+    for run in runs:
+        out[(run.task, f"{run.algo}[{run.variant}]" if run.variant else run.algo)].append(run)
+    for members in out.values():
+        members.sort(key=lambda r: r.seed)
+        seeds = [r.seed for r in members]
+        if len(set(seeds)) != len(seeds):
+            raise ReportError(f"{members[0].task}/{members[0].algo}: seed given twice ({seeds}); report one sweep's "
+                              "runs at a time")
+    return dict(out)
+
+
+METRICS = (("mean", "return mean"), ("cvar_per_seed", "CVaR₀.₁ (per seed, then mean)"),
+           ("cvar_pooled", "CVaR₀.₁ (pooled episodes)"))
+
+
+def table_rows(runs: list[Run]) -> list[dict[str, Any]]:
+    """Long-format rows: one per (task, column, metric) with the numbers of :class:`Summary`."""
+    rows = []
+    for (task, column), members in sorted(groups(runs).items()):
+        per_metric = {"mean": [r.mean for r in members], "cvar_per_seed": [r.cvar for r in members],
+                      "ood": [r.ood for r in members if r.ood is not None],
+                      "normalized": [r.normalized for r in members if r.normalized is not None]}
+        pooled = lower_tail_mean([x for r in members for x in r.returns])
+        for metric, values in per_metric.items():
+            if not values:
+                continue
+            summary = summarise(values)
+            rows.append({"task": task, "column": column, "metric": metric, "seeds": summary.n,
+                         "episodes_per_seed": members[0].episodes, "iteration": members[0].iteration,
+                         **vars(summary)})
+        rows.append({"task": task, "column": column, "metric": "cvar_pooled", "seeds": len(members),
+                     "episodes_per_seed": members[0].episodes, "iteration": members[0].iteration, "n": len(members),
+                     "mean": pooled, "se": math.nan, "t_low": math.nan, "t_high": math.nan, "boot_low": math.nan,
+                     "boot_high": math.nan})
+    return rows
+
+
+def _cell(row: dict[str, Any] | None, digits: int, latex: bool = False) -> str:
+    if row is None:
+        return "—"
+    mean = f"{row['mean']:.{digits}f}"
+    if math.isnan(row["se"]):
+        return mean
+    pm = r"$\pm$" if latex else "±"
+    return f"{mean} {pm} {row['se']:.{digits}f} [{row['t_low']:.{digits}f}, {row['t_high']:.{digits}f}]"
+
+
+def _layout(rows: list[dict[str, Any]], metrics: tuple[tuple[str, str], ...]
+            ) -> tuple[list[str], list[tuple[str, str, dict[str, dict[str, Any]]]]]:
+    columns = sorted({r["column"] for r in rows})
+    index: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+    for row in rows:
+        index[(row["task"], row["metric"])][row["column"]] = row
+    body = []
+    for task in sorted({r["task"] for r in rows}):
+        for metric, label in metrics:
+            if (task, metric) in index:
+                body.append((task, label, index[(task, metric)]))
+    return columns, body
+
+
+def markdown_table(rows: list[dict[str, Any]], metrics: tuple[tuple[str, str], ...], digits: int = 1) -> str:
+    columns, body = _layout(rows, metrics)
+    lines = ["| task | metric | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
+    for task, label, cells in body:
+        lines.append(f"| {task} | {label} | " + " | ".join(_cell(cells.get(c), digits) for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def latex_table(rows: list[dict[str, Any]], metrics: tuple[tuple[str, str], ...], digits: int = 1) -> str:
+    columns, body = _layout(rows, metrics)
+    def escape(text: str) -> str:
+        return text.replace("_", r"\_").replace("%", r"\%").replace("₀.₁", r"$_{0.1}$")
+    lines = [r"\begin{tabular}{ll" + "c" * len(columns) + "}", r"\toprule",
+             "task & metric & " + " & ".join(escape(c) for c in columns) + r" \\", r"\midrule"]
+    for task, label, cells in body:
+        lines.append(f"{escape(task)} & {escape(label)} & "
+                     + " & ".join(_cell(cells.get(c), digits, latex=True) for c in columns) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines)
+
+
+def write_report(runs: list[Run], problems: list[tuple[str, str]], out: str) -> dict[str, str]:
+    """Tables (``table1``/``table2``/``scores`` as .md/.csv/.tex) and ``report.md`` into ``out``; returns the paths
+    (the figures: :func:`ramac.experiments.figures.write_figures`)."""
+    import csv
+
+    os.makedirs(out, exist_ok=True)
+    rows = table_rows(runs)
+    paths: dict[str, str] = {}
+    ood_metric = (("ood", "OOD action rate (bandit: share between the modes)"),)
+    score_metric = (("normalized", "D4RL-normalised score"),)
+    for name, metrics, digits in (("table1", METRICS, 1), ("table2", ood_metric, 3), ("scores", score_metric, 1)):
+        selected = [r for r in rows if r["metric"] in dict(metrics)]
+        if not selected:
+            continue
+        for suffix, text in (("md", markdown_table(selected, metrics, digits)),
+                             ("tex", latex_table(selected, metrics, digits))):
+            paths[f"{name}.{suffix}"] = os.path.join(out, f"{name}.{suffix}")
+            with open(paths[f"{name}.{suffix}"], "w") as handle:
+                handle.write(text + "\n")
+        paths[f"{name}.csv"] = os.path.join(out, f"{name}.csv")
+        with open(paths[f"{name}.csv"], "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(selected[0]))
+            writer.writeheader()
+            writer.writerows(selected)
+    paths["report.md"] = os.path.join(out, "report.md")
+    with open(paths["report.md"], "w") as handle:
+        handle.write(provenance(runs, problems) + "\n\n")
+        for name, title in (("table1", "Return: mean and CVaR₀.₁"), ("table2", "OOD action rate"),
+                            ("scores", "Normalised score")):
+            if f"{name}.md" in paths:
+                with open(paths[f"{name}.md"]) as table:
+                    handle.write(f"## {title}\n\n{table.read()}\n")
+    return paths
+
+
+def provenance(runs: list[Run], problems: list[tuple[str, str]]) -> str:
+    """Which checkpoint, how many seeds and episodes, and what was left out."""
+    lines = ["Each number: the final evaluation of the run's last checkpoint (`last.ckpt`, written at the end of "
+             "training), no selection on the evaluation environment. Cells: mean ± standard error over seeds "
+             "[95 % t interval]; the CSV files add the bootstrap interval over seeds."]
+    by_task: dict[str, set[tuple[int, int, str | None]]] = defaultdict(set)
+    for run in runs:
+        by_task[run.task].add((run.iteration, run.episodes, run.env_id))
+    for task, facts in sorted(by_task.items()):
+        seeds = {len(m) for (t, _), m in groups(runs).items() if t == task}
+        described = "; ".join(f"iteration {i}, {e} {'sampled actions' if env is None else 'episodes'} per seed"
+                              + (f" on {env}" if env else "") for i, e, env in sorted(facts, key=str))
+        lines.append(f"- {task}: {described}; {'/'.join(str(s) for s in sorted(seeds))} seeds per column.")
+        if any(e == 10 for _, e, env in facts if env):
+            lines.append(f"  - {task}: with 10 episodes, a seed's CVaR₀.₁ is its single worst episode.")
+    for folder, reason in problems:
+        lines.append(f"- **left out** {folder}: {reason}")
+    return "\n".join(lines)
