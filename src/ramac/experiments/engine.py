@@ -160,6 +160,10 @@ def run_sweep(sweep: Sweep, conf_dir: str = "conf", address: str | None = None,
             if address:
                 ray.init(address=address, **kwargs)
             else:
+                # Ray starts its workers at nice 15 (and so the runs they spawn), which starves a sweep beside any
+                # other process; the runs are the job here, so they get the priority of a run started by hand.
+                # (On a cluster, start Ray with RAY_worker_niceness=0 for the same; README "Sweeps".)
+                os.environ.setdefault("RAY_worker_niceness", "0")
                 ray.init(num_cpus=num_cpus or os.cpu_count(), **kwargs)
         threads = max(1, int(sweep.cpus_per_run))
         task = ray.remote(run_cell).options(num_cpus=sweep.cpus_per_run, num_gpus=sweep.gpus_per_run,

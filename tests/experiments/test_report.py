@@ -1,0 +1,97 @@
+"""``ramac report`` against hand-computed tables: means, standard errors, t intervals, per-seed and pooled CVaR;
+broken runs are reported, not hidden."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ramac.experiments.report import ReportError, find_runs, lower_tail_mean, table_rows, write_report
+
+# three seeds of 10 episodes each for one algorithm, two seeds for another
+RETURNS = {
+    ("radac", 0): [10, 12, 8, 11, 9, 30, 10, 10, -5, 10],
+    ("radac", 1): [20, 21, 19, 22, 18, 20, 20, 20, 20, 0],
+    ("radac", 2): [15, 15, 15, 15, 15, 15, 15, 15, 15, 15],
+    ("bc", 0): [5, 6, 7, 8, 9, 10, 11, 12, 13, 14],
+    ("bc", 1): [1, 2, 3, 4, 5, 6, 7, 8, 9, -100],
+}
+
+
+def make_run(root, algo: str, seed: int, returns: list[float], ood: float) -> None:
+    folder = root / "hopper-medium-expert" / algo / "default" / f"seed{seed}"
+    folder.mkdir(parents=True)
+    (folder / "cell.json").write_text(json.dumps({"task": "hopper-medium-expert", "algo": algo, "seed": seed,
+                                                  "overrides": {}}))
+    last = {"iteration": 2000.0, "return_mean": float(np.mean(returns)), "ood_action_rate": ood,
+            "d4rl_normalized_score": 1.0, "returns": returns}
+    (folder / "eval.json").write_text(json.dumps({"meta": {"env_id": "Hopper-v5"}, "history": [last]}))
+    (folder / "done.json").write_text("{}")
+
+
+@pytest.fixture
+def runs_root(tmp_path):
+    for (algo, seed), returns in RETURNS.items():
+        make_run(tmp_path, algo, seed, returns, ood=0.1 * (seed + 1))
+    return tmp_path
+
+
+def test_tables_against_hand_computation(runs_root):
+    runs, problems = find_runs([str(runs_root)])
+    assert not problems and len(runs) == 5
+    rows = {(r["column"], r["metric"]): r for r in table_rows(runs)}
+    # radac, mean return: seed means 10.5, 18.0, 15.0
+    means = [10.5, 18.0, 15.0]
+    mean = sum(means) / 3
+    sd = math.sqrt(sum((m - mean) ** 2 for m in means) / 2)
+    se = sd / math.sqrt(3)
+    row = rows[("radac", "mean")]
+    assert row["mean"] == pytest.approx(mean) and row["se"] == pytest.approx(se)
+    assert row["t_high"] - row["mean"] == pytest.approx(4.302652729749464 * se)  # t(0.975, 2)
+    assert row["boot_low"] <= mean <= row["boot_high"]
+    # CVaR₀.₁ of 10 episodes: each seed's single worst episode (-5, 0, 15), then their mean
+    assert rows[("radac", "cvar_per_seed")]["mean"] == pytest.approx((-5 + 0 + 15) / 3)
+    # pooled: the worst 3 of all 30 episodes (-5, 0, 8)
+    assert rows[("radac", "cvar_pooled")]["mean"] == pytest.approx((-5 + 0 + 8) / 3)
+    # bc, 2 seeds: t(0.975, 1) = 12.706
+    bc = rows[("bc", "cvar_per_seed")]
+    assert bc["mean"] == pytest.approx((5 - 100) / 2)
+    assert bc["se"] == pytest.approx(105 / 2)  # sd = 105 / √2 over two seeds, se = sd / √2
+    assert bc["t_high"] - bc["mean"] == pytest.approx(12.706204736174698 * 105 / 2)
+    assert rows[("bc", "ood")]["mean"] == pytest.approx(0.15)
+    assert lower_tail_mean([3.0, 1.0, 2.0], 0.5) == pytest.approx(1.5)  # ⌈0.5·3⌉ = 2 smallest
+
+
+def test_written_tables_and_a_broken_run_is_listed(runs_root):
+    broken = runs_root / "hopper-medium-expert" / "fql" / "default" / "seed0"
+    broken.mkdir(parents=True)
+    (broken / "cell.json").write_text(json.dumps({"task": "hopper-medium-expert", "algo": "fql", "seed": 0}))
+    half = runs_root / "hopper-medium-expert" / "cql" / "default" / "seed0"
+    half.mkdir(parents=True)
+    (half / "cell.json").write_text(json.dumps({"task": "hopper-medium-expert", "algo": "cql", "seed": 0}))
+    (half / "eval.json").write_text('{"history": [')
+    runs, problems = find_runs([str(runs_root)])
+    assert len(runs) == 5 and {p[0] for p in problems} == {str(broken), str(half)}
+    paths = write_report(runs, problems, str(runs_root / "report"))
+    table = Path(paths["table1.md"]).read_text()
+    # bc: seed means 9.5 and -5.5; radac: 10.5, 18, 15 (se 2.18, t(0.975, 2) = 4.303)
+    assert "| hopper-medium-expert | return mean | 2.0 ± 7.5 [-93.3, 97.3] | 14.5 ± 2.2 [5.1, 23.9] |" in table
+    assert "CVaR₀.₁ (pooled episodes)" in table and "CVaR₀.₁ (per seed, then mean)" in table
+    report = Path(paths["report.md"]).read_text()
+    assert f"**left out** {broken}: {broken}: no result file" in report
+    assert "unreadable result file" in report
+    assert "single worst episode" in report
+    assert r"\toprule" in Path(paths["table1.tex"]).read_text()
+    assert Path(paths["table2.csv"]).read_text().startswith("task,column,metric,seeds")
+
+
+def test_a_seed_given_twice_is_refused(runs_root, tmp_path_factory):
+    other = tmp_path_factory.mktemp("other")
+    make_run(other, "bc", 0, [1.0] * 10, 0.0)
+    runs, _ = find_runs([str(runs_root), str(other)])
+    with pytest.raises(ReportError, match="seed given twice"):
+        table_rows(runs)

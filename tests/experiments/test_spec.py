@@ -1,0 +1,74 @@
+"""Sweep files: cells and folders, and one-line errors that name the key."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ramac.experiments.spec import SweepError, load_sweep
+
+CONF = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "conf")
+
+
+def write(tmp_path, text: str) -> str:
+    path = tmp_path / "sweep.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_cells_cover_the_product_in_deterministic_folders(tmp_path):
+    path = write(tmp_path, f"""
+name: demo
+root: {tmp_path / 'runs'}
+tasks: [bandit, hopper-medium-expert]
+algos: [radac, bc]
+seeds: [3, 5]
+grid:
+  model.init_args.risk_weight: [0.1, 0.5]
+set:
+  trainer.max_steps: 10
+evaluation: {{episodes: 20}}
+resources: {{cpus_per_run: 2, gpus_per_run: 0.25}}
+""")
+    sweep = load_sweep(path, CONF)
+    cells = sweep.cells()
+    assert len(cells) == 2 * 2 * 2 * 2
+    assert len({c.folder for c in cells}) == len(cells)
+    first = cells[0]
+    assert first.folder == os.path.join(str(tmp_path / "runs"), "demo", "bandit", "radac", "risk_weight=0.1", "seed3")
+    args = first.fit_args("conf", sweep.fixed)
+    assert args[:8] == ["--algo", "radac", "--task", "bandit", "--conf_dir", "conf", "--seed_everything", "3"]
+    assert args[args.index("--model.init_args.risk_weight") + 1] == "0.1"
+    assert args[args.index("--trainer.max_steps") + 1] == "10"
+    assert sweep.episodes == 20 and sweep.cpus_per_run == 2.0 and sweep.gpus_per_run == 0.25
+    assert load_sweep(path, CONF).cells() == cells  # the same file, the same cells
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("tasks: [bandit]\nalgos: [bc]\nseeds: 1\n", "'name' is missing"),
+    ("name: x\ntasks: [bandit]\nalgos: [bc]\nseeds: 1\nepisodes: 3\n", r"unknown key\(s\) \['episodes'\]"),
+    ("name: x\ntasks: [nope]\nalgos: [bc]\nseeds: 1\n", "'tasks' names 'nope', which has no"),
+    ("name: x\ntasks: [bandit]\nalgos: [bc, bc]\nseeds: 1\n", "'algos' lists a name twice"),
+    ("name: x\ntasks: [bandit]\nalgos: [bc]\nseeds: 0\n", "'seeds' as a count must be >= 1"),
+    ("name: x\ntasks: [bandit]\nalgos: [bc]\nseeds: [1, 1]\n", "'seeds' must be a count or a list of distinct"),
+    ("name: x\ntasks: [bandit]\nalgos: [bc]\nseeds: 1\ngrid: {model.init_args.risk_weight: 0.1}\n",
+     r"'grid.model.init_args.risk_weight' must be a non-empty list"),
+    ("name: x\ntasks: [bandit]\nalgos: [bc]\nseeds: 1\nset: {seed_everything: 3}\n", "set by the sweep itself"),
+    ("name: x\ntasks: [bandit]\nalgos: [bc]\nseeds: 1\nevaluation: {episodes: 0}\n",
+     r"'evaluation.episodes' must be an integer >= 1"),
+    ("name: x\ntasks: [bandit]\nalgos: [bc]\nseeds: 1\nresources: {cpus_per_run: 0}\n",
+     r"'resources.cpus_per_run' must be a number > 0"),
+    ("name: a/b\ntasks: [bandit]\nalgos: [bc]\nseeds: 1\n", "'name' must be a plain folder name"),
+    ("name: [x\n", "not valid YAML"),
+])
+def test_bad_sweep_files_get_one_line_errors_naming_the_key(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(SweepError, match=message) as error:
+        load_sweep(path, CONF)
+    assert str(error.value).startswith(path) and "\n" not in str(error.value)
+
+
+def test_a_missing_sweep_file_is_named(tmp_path):
+    with pytest.raises(SweepError, match=r"nope\.yaml: cannot read the sweep file"):
+        load_sweep(str(tmp_path / "nope.yaml"), CONF)

@@ -1,0 +1,137 @@
+"""``ramac sweep`` on an embedded Ray: a tiny 8-run sweep, its resumption, a failing cell, and (slow) a sweep
+killed with SIGKILL while runs are in flight, restarted, and ending with the results of one never stopped."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ramac.experiments.engine import run_sweep
+from ramac.experiments.spec import load_sweep
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CONF = os.path.join(REPO, "conf")
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    ray = pytest.importorskip("ray")
+    yield
+    ray.shutdown()
+
+
+def sweep_file(tmp_path, name: str, body: str) -> str:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(f"name: {name}\nroot: {tmp_path / 'runs'}\ntasks: [bandit]\n{body}")
+    return str(path)
+
+
+def results(sweep) -> dict[str, dict]:
+    out = {}
+    for cell in sweep.cells():
+        with open(os.path.join(cell.folder, "bandit.json")) as handle:
+            out[os.path.relpath(cell.folder, sweep.folder)] = json.load(handle)
+    return out
+
+
+TINY = """algos: [bc, fql]
+seeds: 2
+grid:
+  data.init_args.batch_size: [32, 64]
+set:
+  trainer.max_steps: 30
+  trainer.log_every_n_steps: 10
+  data.init_args.dataset_size: 512
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny_sweep(tmp_path_factory, ray_session):
+    sweep = load_sweep(sweep_file(tmp_path_factory.mktemp("sweep"), "tiny", TINY), CONF)
+    return sweep, run_sweep(sweep, CONF, num_cpus=2)
+
+
+def test_a_tiny_sweep_runs_every_cell_and_a_rerun_skips_them(tiny_sweep):
+    sweep, outcomes = tiny_sweep
+    assert [o.status for o in outcomes] == ["done"] * 8, [o.log_tail for o in outcomes]
+    first = results(sweep)
+    assert len(first) == 8 and len({json.dumps(r["rewards_learner"]) for r in first.values()}) == 8
+    for cell in sweep.cells():
+        composed = Path(cell.folder, "config.yaml").read_text()
+        assert f"batch_size: {dict(cell.overrides)['data.init_args.batch_size']}" in composed
+    again = run_sweep(sweep, CONF, num_cpus=2)
+    assert [o.status for o in again] == ["skipped"] * 8
+    assert results(sweep) == first
+
+
+def test_a_failing_run_is_reported_and_does_not_stop_the_others(tmp_path, ray_session):
+    sweep = load_sweep(sweep_file(tmp_path, "broken", """algos: [bc]
+seeds: [0]
+grid:
+  model.init_args.actor_lr: [0.001, -1.0]
+set:
+  trainer.max_steps: 10
+  data.init_args.dataset_size: 256
+"""), CONF)
+    good, bad = run_sweep(sweep, CONF, num_cpus=2)
+    assert good.status == "done" and bad.status == "failed"
+    assert "actor_lr must be > 0" in bad.log_tail
+    assert not os.path.exists(os.path.join(bad.folder, "done.json"))
+
+
+@pytest.mark.parametrize("notebook", ["sweep_report.ipynb", "inspect_run.ipynb"])
+def test_the_notebooks_run_on_the_tiny_sweep(tiny_sweep, notebook, tmp_path, monkeypatch):
+    """The notebooks rebuild the figures from run folders; executed here so that they cannot rot."""
+    nbclient, nbformat = pytest.importorskip("nbclient"), pytest.importorskip("nbformat")
+    sweep, _ = tiny_sweep
+    monkeypatch.setenv("RAMAC_RUNS", sweep.folder)
+    monkeypatch.setenv("RAMAC_RUN", sweep.cells()[0].folder)
+    monkeypatch.setenv("RAMAC_REPORT_OUT", str(tmp_path))
+    book = nbformat.read(os.path.join(REPO, "notebooks", notebook), as_version=4)
+    nbclient.NotebookClient(book, timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    if notebook == "sweep_report.ipynb":
+        assert {p.name for p in (tmp_path / "figures").iterdir()} == {"bars_bandit.png", "grid_bandit.png"}
+    assert any(output.get("output_type") == "stream" or "data" in output
+               for cell in book.cells if cell.cell_type == "code" for output in cell.outputs)
+
+
+@pytest.mark.slow
+def test_a_sweep_killed_midway_and_rerun_ends_as_an_uninterrupted_one(tmp_path):
+    body = """algos: [bc, oraac]
+seeds: 2
+grid:
+  data.init_args.batch_size: [32, 64]
+set:
+  trainer.max_steps: 400
+  checkpoint.every_n_train_steps: 40
+  data.init_args.dataset_size: 1024
+"""
+    env = dict(os.environ, RAY_AUTH_MODE="disabled")
+    command = [sys.executable, "-m", "ramac", "sweep", "--conf_dir", CONF, "--num_cpus", "2"]
+    straight = sweep_file(tmp_path, "straight", body)
+    subprocess.run([*command, straight], check=True, env=env, capture_output=True, timeout=1200)
+    killed = sweep_file(tmp_path, "killed", body)
+    sweep = load_sweep(killed, CONF)
+    process = subprocess.Popen([*command, killed], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    deadline = time.time() + 600
+    while time.time() < deadline:  # stop once two runs have checkpoints and are still running
+        running = [c for c in sweep.cells() if os.path.exists(os.path.join(c.folder, "checkpoints", "last.ckpt"))
+                   and not os.path.exists(os.path.join(c.folder, "done.json"))]
+        if len(running) >= 2:
+            break
+        time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    subprocess.run(["ray", "stop", "--force"], capture_output=True)
+    assert len(running) >= 2
+    assert not all(os.path.exists(os.path.join(c.folder, "done.json")) for c in sweep.cells())
+    subprocess.run([*command, killed], check=True, env=env, capture_output=True, timeout=1200)
+    assert results(sweep) == results(load_sweep(straight, CONF))
