@@ -15,9 +15,11 @@ $(BIN)/ramac: pyproject.toml
 
 install: $(BIN)/ramac
 
-# The main job: the 2-D risky bandit (about 5½ minutes on 2 CPU cores); writes runs/radac/bandit/bandit.png.
+# The main job: RADAC, ORAAC, FQL and BC on the 2-D risky bandit, 2 seeds each, through the sweep engine, then
+# the report (README "Quick start"); rerunning resumes. One RADAC run alone: ramac fit --config conf/bandit.yaml.
 run: install
-	$(BIN)/ramac fit --config conf/bandit.yaml
+	$(BIN)/ramac sweep conf/sweeps/demo.yaml
+	$(BIN)/ramac report runs/sweeps/demo
 
 # The test suite (CPU, about 2 minutes); `make test-slow` adds the SIGKILL/resume check (about 1.5 minutes).
 test: install

@@ -72,3 +72,9 @@ def test_bad_sweep_files_get_one_line_errors_naming_the_key(tmp_path, text, mess
 def test_a_missing_sweep_file_is_named(tmp_path):
     with pytest.raises(SweepError, match=r"nope\.yaml: cannot read the sweep file"):
         load_sweep(str(tmp_path / "nope.yaml"), CONF)
+
+
+@pytest.mark.parametrize("name", sorted(os.listdir(os.path.join(CONF, "sweeps"))))
+def test_the_shipped_sweep_files_load(name):
+    sweep = load_sweep(os.path.join(CONF, "sweeps", name), CONF)
+    assert sweep.cells()
