@@ -59,6 +59,7 @@ def main(argv: list[str]) -> None:
         outcomes = run_sweep(sweep, args.conf_dir, args.address,
                              on_update=lambda states, start: live.update(_view(sweep, cells, states, start)),
                              num_cpus=args.num_cpus)
+    console.line()
     os.makedirs(sweep.folder, exist_ok=True)
     write_atomic(os.path.join(sweep.folder, "outcomes.json"), outcome_record(outcomes))
     failed = [o for o in outcomes if o.status == "failed"]
