@@ -12,16 +12,12 @@ arrays, as its training loop passes them. Losses are compared in ``tests/learner
 
 from __future__ import annotations
 
-import argparse
 import os
-import statistics
 import sys
 import types
-import warnings
 
 import numpy as np
-import torch
-from update_step import TASKS, median_ms, side_by_side
+from update_step import TASKS, compare_main, median_ms
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
 
@@ -48,25 +44,8 @@ def time_reference(path: str, task: str, iterations: int, warmup: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reference", required=True, help="directory holding CODAC's distributional/ and sac/")
-    parser.add_argument("--task", choices=sorted(TASKS), default="hopper")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--iterations", type=int, default=30)
-    parser.add_argument("--only-reference", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    warnings.filterwarnings("ignore")
-    torch.set_num_threads(args.threads)
-    if args.only_reference:
-        print(time_reference(args.reference, args.task, args.iterations, 5))
-        return
-    cmd = [sys.executable, __file__, "--only-reference", "--reference", args.reference, "--task", args.task,
-           "--threads", str(args.threads), "--iterations", str(args.iterations)]
-    theirs, ours = side_by_side(cmd, args.task, args.iterations, args.rounds, "codac")
-    a, b = statistics.median(theirs), statistics.median(ours)
-    print(f"task={args.task} threads={args.threads} | CODAC ms/it {', '.join(f'{x:.0f}' for x in theirs)}"
-          f" | ramac ms/it {', '.join(f'{x:.1f}' for x in ours)} | median {a:.1f} vs {b:.1f} ms -> {a / b:.2f}x")
+    compare_main(__doc__.split("\n\n")[0], time_reference, "codac", "CODAC",
+                 "directory holding CODAC's distributional/ and sac/", iterations=30, warmup=5, batch_size=256)
 
 
 if __name__ == "__main__":

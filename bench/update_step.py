@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import subprocess
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -103,6 +104,33 @@ def side_by_side(reference_cmd: list[str], task: str, iterations: int, rounds: i
         theirs.append(float(done.stdout.strip().splitlines()[-1]))
         ours.append(statistics.median(run(task, iterations, 10, "cpu", precision, algo, batch_size)))
     return theirs, ours
+
+
+def compare_main(description: str, time_reference: Callable[[str, str, int, int], float], algo: str, label: str,
+                 reference_help: str, iterations: int = 30, warmup: int = 5, batch_size: int = 256) -> None:
+    """The command line of a side-by-side comparison script (``compare_oraac.py``, ``compare_codac.py``): with
+    ``--only-reference`` it prints the reference's median ms/it (run in its own process by :func:`side_by_side`),
+    otherwise it interleaves rounds of both and prints the medians and their ratio."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--reference", required=True, help=reference_help)
+    parser.add_argument("--task", choices=sorted(TASKS), default="hopper")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--iterations", type=int, default=iterations)
+    parser.add_argument("--only-reference", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    torch.set_num_threads(args.threads)
+    if args.only_reference:
+        print(time_reference(args.reference, args.task, args.iterations, warmup))
+        return
+    cmd = [sys.executable, sys.argv[0], "--only-reference", "--reference", args.reference, "--task", args.task,
+           "--threads", str(args.threads), "--iterations", str(args.iterations)]
+    theirs, ours = side_by_side(cmd, args.task, args.iterations, args.rounds, algo, batch_size=batch_size)
+    a, b = statistics.median(theirs), statistics.median(ours)
+    print(f"task={args.task} threads={args.threads} batch={batch_size} | {label} ms/it "
+          f"{', '.join(f'{x:.1f}' for x in theirs)} | ramac ms/it {', '.join(f'{x:.1f}' for x in ours)} | "
+          f"median {a:.1f} vs {b:.1f} ms -> {a / b:.2f}x")
 
 
 def main() -> None:
