@@ -43,6 +43,10 @@ resources: {{cpus_per_run: 2, gpus_per_run: 0.25}}
     assert args[args.index("--trainer.max_steps") + 1] == "10"
     assert sweep.episodes == 20 and sweep.cpus_per_run == 2.0 and sweep.gpus_per_run == 0.25
     assert load_sweep(path, CONF).cells() == cells  # the same file, the same cells
+    default = write(tmp_path, "name: d\ntasks: [bandit]\nalgos: [bc]\nseeds: 1\n")
+    assert load_sweep(default, CONF).episodes == 50  # a stable CVaR₀.₁ by default, not the paper's 10
+    none = write(tmp_path, "name: d\ntasks: [bandit]\nalgos: [bc]\nseeds: 1\nevaluation: {episodes: null}\n")
+    assert load_sweep(none, CONF).episodes is None
 
 
 @pytest.mark.parametrize(("text", "message"), [

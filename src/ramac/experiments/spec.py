@@ -12,7 +12,7 @@ A sweep file (YAML; ``conf/sweeps/*.yaml``)::
     set:                            # optional: the same value for every cell
       trainer.max_steps: 3000
     evaluation:                     # optional: the protocol of the final evaluation, set once per sweep
-      episodes: 50                  # per seed (locomotion tasks)
+      episodes: 50                  # per seed (locomotion tasks); default 50, null: the task's (10, the paper's)
       horizon: null                 # the task's horizon when null
     resources:                      # optional
       cpus_per_run: 1
@@ -36,6 +36,7 @@ import yaml
 KEYS = {"name", "root", "tasks", "algos", "seeds", "grid", "set", "evaluation", "resources"}
 EVALUATION_KEYS = {"episodes", "horizon"}
 RESOURCE_KEYS = {"cpus_per_run", "gpus_per_run"}
+DEFAULT_EPISODES = 50
 
 
 class SweepError(ValueError):
@@ -176,7 +177,9 @@ def load_sweep(path: str, conf_dir: str = "conf") -> Sweep:
     evaluation = content.get("evaluation") or {}
     if not isinstance(evaluation, dict) or set(evaluation) - EVALUATION_KEYS:
         raise SweepError(f"{path}: 'evaluation' takes {sorted(EVALUATION_KEYS)}, got {evaluation!r}")
-    episodes, horizon = evaluation.get("episodes"), evaluation.get("horizon")
+    # 50 episodes by default: CVaR₀.₁ is then the mean of the 5 worst, where the paper's 10 make it the single
+    # worst episode (research note experiments.md §3)
+    episodes, horizon = evaluation.get("episodes", DEFAULT_EPISODES), evaluation.get("horizon")
     for key, value in (("episodes", episodes), ("horizon", horizon)):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
             raise SweepError(f"{path}: 'evaluation.{key}' must be an integer >= 1 or null, got {value!r}")
