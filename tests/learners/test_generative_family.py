@@ -87,7 +87,7 @@ def test_rafmac_risk_reads_levels_below_cvar_alpha():
     original = model.critic.forward
 
     def recording(obs, actions, taus, detach_params=False):
-        if detach_params:
+        if detach_params and torch.is_grad_enabled():  # the risk term (not the logged risk at the data's actions)
             levels.append(taus.clone())
         return original(obs, actions, taus, detach_params)
 

@@ -87,10 +87,12 @@ def test_risk_term_wiring_inside_update():
     update = model.update
 
     def capture(batch, generator):
+        start = len(calls)
         metrics = update(batch, generator)
         weights.append(float(metrics["train/actor/risk_weight"]))
         after = [p.detach().clone() for p in model.critic.parameters()]
-        critic_call, risk_call = calls[-2:]
+        critic_call, risk_call, data_call = calls[start:]  # the third: the logged risk at the data's actions
+        assert torch.equal(data_call["taus"], risk_call["taus"]) and data_call["detach"]
         assert not critic_call["detach"] and risk_call["detach"]
         assert all(torch.equal(a, b) for a, b in zip(risk_call["params"], after, strict=True))  # after the step
         assert not all(torch.equal(a, b) for a, b in zip(critic_call["params"], after, strict=True))
@@ -122,3 +124,26 @@ def test_act_uses_the_online_actor_on_normalised_observations():
     ema.load_state_dict(model.state_dict())
     assert torch.allclose(ema.act(obs, torch.Generator().manual_seed(4)),
                           model.actor_ema.sample((obs - mean) / std, torch.Generator().manual_seed(4)), atol=1e-6)
+
+
+def test_the_critics_risk_at_the_data_is_logged_beside_the_policys():
+    """``train/critic/risk_at_data``: the same risk estimate at the batch's own actions, only on logging iterations
+    (no extra random draws: the run is the same with or without it)."""
+    torch.manual_seed(0)
+    model = tiny_radac()
+    seen = []
+    update = model.update
+
+    def capture(batch, generator):
+        metrics = update(batch, generator)
+        seen.append(("train/critic/risk_at_data" in metrics, float(metrics["train/actor/risk"])))
+        return metrics
+
+    model.update = capture
+    quiet_trainer(max_steps=4, log_every_n_steps=2).fit(model, datamodule=TinyData())
+    assert [logged for logged, _ in seen] == [False, True, False, True]
+    torch.manual_seed(0)
+    quiet = tiny_radac()
+    quiet_trainer(max_steps=4, log_every_n_steps=100).fit(quiet, datamodule=TinyData())
+    for (name, a), b in zip(model.state_dict().items(), quiet.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name

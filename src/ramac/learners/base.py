@@ -150,6 +150,11 @@ class OfflineLearner(pl.LightningModule):
             self._generator = torch.Generator(device=self.device)
         return self._generator.manual_seed(iteration_seed(self.seed, self.global_rank, self.iteration))
 
+    def logs_this_iteration(self) -> bool:
+        """Whether the metrics of the running :meth:`update` will be logged (every ``log_every_n_steps``
+        iterations): diagnostics that cost a forward pass are computed only then."""
+        return self._trainer is not None and (self.iteration + 1) % self.trainer.log_every_n_steps == 0
+
     def optimize(self, optimizer: LightningOptimizer, loss: Tensor, module: nn.Module | Sequence[nn.Module], *,
                  max_norm: float = 0.0, ensemble_size: int | None = None, counted: bool = False) -> Tensor:
         """One optimizer step on ``loss`` for the parameters of ``module`` (or of several modules that share one

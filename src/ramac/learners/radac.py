@@ -11,6 +11,10 @@ One iteration (paper Alg. 1 and Eqs. 10–12; released ``agents/radac.py``), in 
    (their weights detached: the actor loss puts no gradient into the critic);
 6. Polyak update of the target critics; EMA of the actor every ``ema_every`` iterations from
    ``ema_start_iteration``.
+
+On logging iterations it also reports the critics' risk estimate at the batch's own actions
+(``train/critic/risk_at_data``) beside ``train/actor/risk`` at the policy's: a risk term that exploits the critic
+shows as the second far above the first (an extra forward pass without gradient or random draws).
 """
 
 from __future__ import annotations
@@ -164,7 +168,7 @@ class RADAC(OfflineLearner):
         if self.iteration >= hp.ema_start_iteration and self.iteration % hp.ema_every == 0:
             soft_update_(self.actor_ema, self.actor, 1.0 - hp.ema_decay)
 
-        return {
+        metrics = {
             "train/critic/loss": critic_losses.detach().mean(),
             "train/critic/z_mean": z.detach().mean(),
             "train/critic/target_mean": target.mean(),
@@ -175,6 +179,11 @@ class RADAC(OfflineLearner):
             "train/actor/risk_weight": torch.tensor(weight),
             "train/actor/grad_norm": actor_norm,
         }
+        if self.logs_this_iteration():  # the critic's risk at the data's actions, beside its value at the policy's
+            with torch.no_grad():
+                metrics["train/critic/risk_at_data"] = risk_value(
+                    self.critic(obs, actions, risk_taus, detach_params=True).float())
+        return metrics
 
     def bc_reference(self) -> BCReference:
         return BCReference(self.actor, self.hparams.actor_lr, self.hparams.max_grad_norm, self.hparams.bc_weight)

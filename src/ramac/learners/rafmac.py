@@ -152,7 +152,7 @@ class RAFMAC(OfflineLearner):
 
         # Targets.
         soft_update_(self.critic_target, self.critic, hp.target_update_rate)
-        return {
+        metrics = {
             "train/critic/loss": critic_losses.detach().mean(),
             "train/critic/z_mean": z.detach().mean(),
             "train/critic/target_mean": target.mean(),
@@ -164,6 +164,11 @@ class RAFMAC(OfflineLearner):
             "train/actor/risk_weight": torch.tensor(weight),
             "train/actor/grad_norm": actor_norm,
         }
+        if self.logs_this_iteration():  # the critic's risk at the data's actions, beside its value at the policy's
+            with torch.no_grad():
+                metrics["train/critic/risk_at_data"] = risk_value(
+                    self.critic(obs, actions, risk_taus, detach_params=True).float())
+        return metrics
 
     def bc_reference(self) -> BCReference:
         return BCReference(self.flow_actor, self.hparams.actor_lr, self.hparams.max_grad_norm, self.hparams.bc_weight)
