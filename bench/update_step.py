@@ -56,7 +56,10 @@ class Timer(pl.Callback):
 
 #: each learner at its task settings (released configs where they exist), EMA on from the first iteration
 LEARNERS = {
-    "radac": lambda o, a, q, e: RADAC(o, a, n_quantiles=q, critic_embedding_dim=e, ema_start_iteration=0),
+    # the full iteration (risk term on); "radac_warmup": an iteration of the warm-up, which skips the risk branch
+    "radac": lambda o, a, q, e: RADAC(o, a, n_quantiles=q, critic_embedding_dim=e, ema_start_iteration=0,
+                                      risk_warmup_iterations=0),
+    "radac_warmup": lambda o, a, q, e: RADAC(o, a, n_quantiles=q, critic_embedding_dim=e, ema_start_iteration=0),
     "bc": lambda o, a, q, e: BC(o, a),
     "diffusion_ql": lambda o, a, q, e: DiffusionQL(o, a, ema_start_iteration=0),
     "fql": lambda o, a, q, e: FQL(o, a, normalize_q_loss=True),

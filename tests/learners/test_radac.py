@@ -136,14 +136,50 @@ def test_the_critics_risk_at_the_data_is_logged_beside_the_policys():
 
     def capture(batch, generator):
         metrics = update(batch, generator)
-        seen.append(("train/critic/risk_at_data" in metrics, float(metrics["train/actor/risk"])))
+        seen.append(("train/critic/risk_at_data" in metrics, "train/actor/risk" in metrics))
         return metrics
 
     model.update = capture
     quiet_trainer(max_steps=4, log_every_n_steps=2).fit(model, datamodule=TinyData())
     assert [logged for logged, _ in seen] == [False, True, False, True]
+    assert all(risk for _, risk in seen[1:])  # weight 0 at iteration 0 (no ramp): no risk term and not logged
     torch.manual_seed(0)
     quiet = tiny_radac()
     quiet_trainer(max_steps=4, log_every_n_steps=100).fit(quiet, datamodule=TinyData())
     for (name, a), b in zip(model.state_dict().items(), quiet.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+
+
+def test_skipping_the_idle_risk_branch_changes_no_parameter():
+    """During warm-up RADAC skips the risk branch (weight 0): the parameters equal those of an update that computes
+    it and multiplies it by 0, as the released code does."""
+    from ramac.objectives.risk import risk_value
+
+    torch.manual_seed(0)
+    skipping = tiny_radac(risk_warmup_iterations=10)
+    computing = copy.deepcopy(skipping)
+    update = type(computing).update
+
+    def released(self, batch, generator):  # the risk branch always computed, multiplied by the weight 0
+        original = self.actor.bc_loss
+
+        def with_zero_risk(obs, actions, gen):
+            loss = original(obs, actions, gen)
+            return loss - 0.0 * risk_value(self.critic(obs, self.actor.actions_from_noise(obs, self._noise),
+                                                       torch.rand(4) * 0.1, detach_params=True))
+        sample_noise = self.actor.sample_noise
+
+        def keep(batch_size, gen, device):
+            self._noise = sample_noise(batch_size, gen, device)
+            return self._noise
+        self.actor.sample_noise, self.actor.bc_loss = keep, with_zero_risk
+        try:
+            return update(self, batch, generator)
+        finally:
+            del self.actor.sample_noise, self.actor.bc_loss
+
+    computing.update = released.__get__(computing)
+    for model in (skipping, computing):
+        quiet_trainer(max_steps=4).fit(model, datamodule=TinyData())
+    for (name, a), b in zip(skipping.state_dict().items(), computing.state_dict().values(), strict=True):
         assert torch.equal(a, b), name

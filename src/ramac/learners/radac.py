@@ -154,13 +154,24 @@ class RADAC(OfflineLearner):
         critic_norms = self.optimize(critic_opt, critic_losses.sum(), self.critic, max_norm=hp.max_grad_norm,
                                      ensemble_size=self.critic.ensemble_size)  # [E]
 
-        # Actor: BC + risk through the whole reverse chain; critic weights detached.
-        policy_actions = self.actor.sample(obs, generator)  # [B, A]
+        # Actor: BC + risk through the whole reverse chain; critic weights detached. While the risk weight is 0
+        # (warm-up) the risk branch is skipped: the released code computes it and multiplies it by 0, which adds
+        # exact zeros to the BC gradient. Its noise is drawn either way, so the run is bit-identical and ~half an
+        # iteration cheaper during warm-up (BENCHMARKS.md).
+        noise = self.actor.sample_noise(obs.shape[0], generator, obs.device).to(obs.dtype)  # the policy's chain
         bc_loss = self.actor.bc_loss(obs, actions, generator)
-        risk = risk_value(self.critic(obs, policy_actions, risk_taus, detach_params=True).float())
         weight = scheduled_risk_weight(self.iteration, hp.risk_weight, hp.risk_warmup_iterations,
                                        hp.risk_ramp_iterations)
-        actor_loss = hp.bc_weight * bc_loss - weight * risk
+        risk = None
+        actor_loss = hp.bc_weight * bc_loss
+        if weight > 0:
+            policy_actions = self.actor.actions_from_noise(obs, noise)  # [B, A]
+            risk = risk_value(self.critic(obs, policy_actions, risk_taus, detach_params=True).float())
+            actor_loss = actor_loss - weight * risk
+        elif self.logs_this_iteration():  # the value the skipped branch would have had, for the log only
+            with torch.no_grad():
+                risk = risk_value(self.critic(obs, self.actor.actions_from_noise(obs, noise), risk_taus,
+                                              detach_params=True).float())
         actor_norm = self.optimize(actor_opt, actor_loss, self.actor, max_norm=hp.max_grad_norm, counted=True)
 
         # Targets.
@@ -175,10 +186,11 @@ class RADAC(OfflineLearner):
             "train/critic/grad_norm": critic_norms.max(),
             "train/actor/loss": actor_loss.detach(),
             "train/actor/bc_loss": bc_loss.detach(),
-            "train/actor/risk": risk.detach(),
             "train/actor/risk_weight": torch.tensor(weight),
             "train/actor/grad_norm": actor_norm,
         }
+        if risk is not None:
+            metrics["train/actor/risk"] = risk.detach()
         if self.logs_this_iteration():  # the critic's risk at the data's actions, beside its value at the policy's
             with torch.no_grad():
                 metrics["train/critic/risk_at_data"] = risk_value(

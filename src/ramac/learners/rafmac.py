@@ -141,12 +141,17 @@ class RAFMAC(OfflineLearner):
         flow_loss = self.flow_actor.bc_loss(obs, actions, generator)
         # Student: distillation from the teacher with the same noise, and the risk of its clipped action.
         distill_loss, clipped = self.actor.distill(self.flow_actor, obs, generator)
-        risk_z = self.critic(obs, clipped, risk_taus, detach_params=True).float()  # [E, B, K]
-        risk = risk_value(risk_z)
-        risk_term = risk / risk_z.amin(0).abs().mean().detach() if hp.normalize_risk else risk
         weight = scheduled_risk_weight(self.iteration, hp.risk_weight, hp.risk_warmup_iterations,
                                        hp.risk_ramp_iterations)
-        actor_loss = hp.bc_weight * flow_loss + hp.distill_weight * distill_loss - weight * risk_term
+        actor_loss = hp.bc_weight * flow_loss + hp.distill_weight * distill_loss
+        risk = None
+        if weight > 0 or self.logs_this_iteration():  # skipped in warm-up (weight 0) except to log its value
+            with torch.set_grad_enabled(weight > 0 and torch.is_grad_enabled()):
+                risk_z = self.critic(obs, clipped, risk_taus, detach_params=True).float()  # [E, B, K]
+                risk = risk_value(risk_z)
+            if weight > 0:
+                risk_term = risk / risk_z.amin(0).abs().mean().detach() if hp.normalize_risk else risk
+                actor_loss = actor_loss - weight * risk_term
         actor_norm = self.optimize(actor_opt, actor_loss, [self.flow_actor, self.actor], max_norm=hp.max_grad_norm,
                                    counted=True)
 
@@ -160,10 +165,11 @@ class RAFMAC(OfflineLearner):
             "train/actor/loss": actor_loss.detach(),
             "train/actor/flow_loss": flow_loss.detach(),
             "train/actor/distill_loss": distill_loss.detach(),
-            "train/actor/risk": risk.detach(),
             "train/actor/risk_weight": torch.tensor(weight),
             "train/actor/grad_norm": actor_norm,
         }
+        if risk is not None:
+            metrics["train/actor/risk"] = risk.detach()
         if self.logs_this_iteration():  # the critic's risk at the data's actions, beside its value at the policy's
             with torch.no_grad():
                 metrics["train/critic/risk_at_data"] = risk_value(
