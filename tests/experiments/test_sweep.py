@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ramac.experiments.engine import run_sweep
+from ramac.experiments.engine import compose_config, run_sweep
 from ramac.experiments.spec import load_sweep
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -39,6 +39,17 @@ def results(sweep) -> dict[str, dict]:
         with open(os.path.join(cell.folder, "bandit.json")) as handle:
             out[os.path.relpath(cell.folder, sweep.folder)] = json.load(handle)
     return out
+
+
+def test_the_evaluation_protocol_reaches_the_composed_config(tmp_path):
+    path = tmp_path / "protocol.yaml"
+    path.write_text(f"name: protocol\nroot: {tmp_path}\ntasks: [hopper-medium-expert]\nalgos: [bc]\nseeds: 1\n"
+                    "evaluation: {episodes: 20, every_n_iterations: 5000}\n")
+    sweep = load_sweep(str(path), CONF)
+    config = compose_config(sweep.cells()[0], sweep, CONF, sys.executable, dict(os.environ))
+    evaluation = [c for c in config["trainer"]["callbacks"] if c["class_path"].endswith("RolloutEvaluation")]
+    assert evaluation[0]["init_args"]["episodes"] == 20 and evaluation[0]["init_args"]["every_n_iterations"] == 5000
+    assert config["seed_everything"] == 0 and config["trainer"]["default_root_dir"] == sweep.cells()[0].folder
 
 
 TINY = """algos: [bc, fql]

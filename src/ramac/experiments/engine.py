@@ -75,6 +75,8 @@ def compose_config(cell: Cell, sweep: Sweep, conf_dir: str, python: str, env: di
                 arguments["episodes"] = sweep.episodes
             if sweep.horizon is not None:
                 arguments["horizon"] = sweep.horizon
+            if sweep.every_n_iterations is not None:
+                arguments["every_n_iterations"] = sweep.every_n_iterations
     return config
 
 
@@ -94,7 +96,8 @@ def run_cell(cell: Cell, sweep: Sweep, conf_dir: str, python: str, threads: int)
             config = compose_config(cell, sweep, conf_dir, python, env)
             write_atomic(os.path.join(cell.folder, "cell.json"), json.dumps(
                 {"sweep": sweep.name, "task": cell.task, "algo": cell.algo, "seed": cell.seed,
-                 "overrides": dict(cell.overrides), "episodes": sweep.episodes, "horizon": sweep.horizon}, indent=1))
+                 "overrides": dict(cell.overrides), "episodes": sweep.episodes, "horizon": sweep.horizon,
+                 "every_n_iterations": sweep.every_n_iterations}, indent=1))
             write_atomic(config_path, yaml.safe_dump(config, sort_keys=False))
         resume = ["--ckpt_path", "last"] if os.path.isfile(os.path.join(cell.folder, "checkpoints", "last.ckpt")) \
             else []
