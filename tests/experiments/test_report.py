@@ -82,7 +82,7 @@ def test_written_tables_and_a_broken_run_is_listed(runs_root):
     assert "| hopper-medium-expert | return mean | 2.0 ± 7.5 [-93.3, 97.3] | 14.5 ± 2.2 [5.1, 23.9] |" in table
     assert "CVaR₀.₁ (pooled episodes)" in table and "CVaR₀.₁ (per seed, then mean)" in table
     report = Path(paths["report.md"]).read_text()
-    assert f"**left out** {broken}: {broken}: no result file" in report
+    assert f"**left out** {broken}: no result file" in report
     assert "unreadable result file" in report
     assert "single worst episode" in report
     assert r"\toprule" in Path(paths["table1.tex"]).read_text()

@@ -302,6 +302,6 @@ def provenance(runs: list[Run], problems: list[tuple[str, str]]) -> str:
         lines.append(f"- {task}: {described}; {'/'.join(str(s) for s in sorted(seeds))} seeds per column.")
         if any(e == 10 for _, e, env in facts if env):
             lines.append(f"  - {task}: with 10 episodes, a seed's CVaR₀.₁ is its single worst episode.")
-    for folder, reason in problems:
-        lines.append(f"- **left out** {folder}: {reason}")
+    for _, reason in problems:  # each reason starts with its folder
+        lines.append(f"- **left out** {reason}")
     return "\n".join(lines)
