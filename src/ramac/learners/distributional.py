@@ -13,7 +13,7 @@ from ramac.objectives.distributional import (
     distributional_td_target,
     quantile_huber_loss,
 )
-from ramac.objectives.risk import Distortion, distort
+from ramac.objectives.risk import Distortion, distort, risk_value
 from ramac.types import Batch
 
 
@@ -40,3 +40,10 @@ def iqn_td_loss(critic: TwinIQNCritic, critic_target: TwinIQNCritic, batch: Batc
                                           target_clip)  # [B, M]
     z = critic(batch.observations, batch.actions, taus).float()  # [E, B, N]
     return quantile_huber_loss(z, target, taus, huber_kappa, pairing, level_reduction=level_reduction), z, target
+
+
+@torch.no_grad()
+def risk_at(critic: TwinIQNCritic, obs: Tensor, actions: Tensor, risk_taus: Tensor) -> Tensor:  # -> []
+    """The critics' risk estimate at given actions, without gradient (logged at the data's actions beside the
+    policy's: a risk term that exploits the critic shows as the policy's value far above the data's)."""
+    return risk_value(critic(obs, actions, risk_taus, detach_params=True).float())

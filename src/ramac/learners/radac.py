@@ -29,7 +29,7 @@ from ramac.actors.diffusion import DiffusionActor
 from ramac.critics.iqn import TwinIQNCritic
 from ramac.generative.ddpm import BetaSchedule
 from ramac.learners.base import BCReference, OfflineLearner, check_non_negative, check_positive
-from ramac.learners.distributional import iqn_td_loss, sample_levels
+from ramac.learners.distributional import iqn_td_loss, risk_at, sample_levels
 from ramac.objectives.distributional import QuantilePairing
 from ramac.objectives.risk import Distortion, check_distortion, risk_value, scheduled_risk_weight
 from ramac.training.averaging import soft_update_
@@ -191,10 +191,8 @@ class RADAC(OfflineLearner):
         }
         if risk is not None:
             metrics["train/actor/risk"] = risk.detach()
-        if self.logs_this_iteration():  # the critic's risk at the data's actions, beside its value at the policy's
-            with torch.no_grad():
-                metrics["train/critic/risk_at_data"] = risk_value(
-                    self.critic(obs, actions, risk_taus, detach_params=True).float())
+        if self.logs_this_iteration():
+            metrics["train/critic/risk_at_data"] = risk_at(self.critic, obs, actions, risk_taus)
         return metrics
 
     def bc_reference(self) -> BCReference:
