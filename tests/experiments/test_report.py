@@ -95,3 +95,51 @@ def test_a_seed_given_twice_is_refused(runs_root, tmp_path_factory):
     runs, _ = find_runs([str(runs_root), str(other)])
     with pytest.raises(ReportError, match="seed given twice"):
         table_rows(runs)
+
+
+def test_paper_protocol_cvar_uses_the_first_ten_episodes(tmp_path):
+    # 20 episodes: the first ten's worst is 3, the whole run's two worst are -50 and -40
+    returns = [5, 4, 3, 9, 9, 9, 9, 9, 9, 9, -50, -40, 9, 9, 9, 9, 9, 9, 9, 9]
+    make_run(tmp_path, "radac", 0, returns, 0.0)
+    make_run(tmp_path, "radac", 1, [7.0] * 20, 0.0)
+    rows = {r["metric"]: r for r in table_rows(find_runs([str(tmp_path)])[0])}
+    assert rows["cvar_first10"]["mean"] == pytest.approx((3 + 7) / 2)
+    assert rows["cvar_first10"]["episodes_per_seed"] == 10
+    assert rows["cvar_per_seed"]["mean"] == pytest.approx((-45 + 7) / 2)
+
+
+def make_bandit_run(root, algo: str, seed: int, weight: float, rewards: list[float], shares: list[float],
+                    grid: dict | None = None) -> None:
+    folder = root / "bandit" / algo / ("default" if not grid else "grid") / f"seed{seed}"
+    folder.mkdir(parents=True)
+    (folder / "cell.json").write_text(json.dumps({"task": "bandit", "algo": algo, "seed": seed,
+                                                  "overrides": grid or {}}))
+    (folder / "config.yaml").write_text(f"model:\n  init_args:\n    risk_weight: {weight}\n")
+    content = {"iterations": 100, "rewards_learner": rewards, "offsets_learner": [[0.0, 0.0], [0.5, 0.5]],
+               **{f"{k}_fraction_learner": v for k, v in zip(("safe", "ring", "between"), shares, strict=True)}}
+    (folder / "bandit.json").write_text(json.dumps(content))
+    (folder / "done.json").write_text("{}")
+
+
+def test_bandit_shares_and_the_frontier_across_sweeps(tmp_path):
+    pytest.importorskip("matplotlib")
+    from ramac.experiments.figures import write_figures
+
+    study, grid = tmp_path / "study", tmp_path / "grid"
+    for seed, shares in enumerate(([0.9, 0.05, 0.05], [0.7, 0.1, 0.2])):
+        make_bandit_run(study, "radac", seed, 0.5, [1.0, 2.0], shares)  # the default weight, no grid
+        make_bandit_run(grid, "radac", seed, 2.0, [0.0, 4.0], shares, {"model.init_args.risk_weight": 2.0})
+    make_bandit_run(study, "bc", 0, 0.0, [1.0], [0.5, 0.3, 0.2])  # one weight: no frontier of its own
+    runs, problems = find_runs([str(study), str(grid)])
+    assert not problems and {r.risk_weight for r in runs} == {0.5, 2.0, 0.0}
+    rows = {(r["column"], r["metric"]): r for r in table_rows(runs)}
+    assert rows[("radac", "share_safe")]["mean"] == pytest.approx(0.8)
+    assert rows[("radac", "share_between")]["se"] == pytest.approx(0.075)  # sd 0.106 over two seeds, / √2
+    assert ("radac", "cvar_first10") not in rows  # a bandit run has sampled actions, not episodes
+    paths = write_report(runs, problems, str(tmp_path / "report"))
+    assert "share between the modes" in Path(paths["bandit.md"]).read_text()
+    figures = write_figures(runs, table_rows(runs), str(tmp_path / "report"))
+    assert "frontier_bandit" in figures and Path(figures["frontier_bandit"]).is_file()
+    only_study = write_figures(find_runs([str(study)])[0], table_rows(find_runs([str(study)])[0]),
+                               str(tmp_path / "alone"))
+    assert "frontier_bandit" not in only_study  # one weight per algorithm draws no frontier

@@ -70,13 +70,14 @@ def write_figures(runs: list[Run], rows: list[dict[str, Any]], out: str) -> dict
             ax.legend()
             paths[f"curves_{task}"] = _save(fig, os.path.join(out, "figures", f"curves_{task}.png"))
             plt.close(fig)
-        # Frontier over a risk-weight grid.
+        # Frontier over risk weights: an algorithm's columns that differ from its defaults in the risk weight only
+        # (a risk_weight grid, and the sweep at the default weight beside it), where there are two weights or more.
         frontier: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
         for members in columns.values():
-            weights = [v for k, v in members[0].overrides.items() if k.endswith("risk_weight")]
-            if weights:
-                frontier[members[0].algo].append((float(weights[0]), float(np.mean([r.mean for r in members])),
+            if members[0].risk_weight is not None and all(k.endswith("risk_weight") for k in members[0].overrides):
+                frontier[members[0].algo].append((members[0].risk_weight, float(np.mean([r.mean for r in members])),
                                                   float(np.mean([r.cvar for r in members]))))
+        frontier = {algo: points for algo, points in frontier.items() if len({p[0] for p in points}) > 1}
         if frontier:
             fig, ax = plt.subplots(figsize=(5, 4), constrained_layout=True)
             for algo, points in sorted(frontier.items()):

@@ -29,6 +29,8 @@ import numpy as np
 import yaml
 
 CVAR_ALPHA = 0.1
+PAPER_EPISODES = 10  # evaluation episodes per seed in the paper's tables (research/paper-notes.md §2)
+SHARES = ("safe", "ring", "between")  # bandit: where the sampled actions fall
 RESULT_FILES = ("eval.json", "bandit.json")
 
 
@@ -55,6 +57,7 @@ class Run:
     history: list[dict[str, Any]] = field(default_factory=list)
     shares: dict[str, float] = field(default_factory=dict)  # bandit: centre / ring / between
     offsets: list[list[float]] | None = None  # bandit: sampled actions minus their context's centre
+    risk_weight: float | None = None  # the resolved config's model.init_args.risk_weight, where it has one
 
 
 def lower_tail_mean(values: list[float] | np.ndarray, alpha: float = CVAR_ALPHA) -> float:
@@ -83,13 +86,24 @@ def _identity(folder: str) -> dict[str, Any]:
     return {"task": task, "algo": algo, "seed": int(config.get("seed_everything", 0)), "overrides": {}}
 
 
+def _risk_weight(folder: str) -> float | None:
+    """The risk weight of the run's resolved ``config.yaml`` (sweep cells keep one), for the frontier."""
+    path = os.path.join(folder, "config.yaml")
+    if not os.path.isfile(path):
+        return None
+    with open(path) as handle:
+        config = yaml.safe_load(handle) or {}
+    value = ((config.get("model") or {}).get("init_args") or {}).get("risk_weight")
+    return None if value is None else float(value)
+
+
 def read_run(folder: str) -> Run:
     """One finished run (its result file and identity)."""
     identity = _identity(folder)
     overrides = identity.get("overrides") or {}
     variant = ",".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in overrides.items())
     common = dict(folder=folder, task=identity["task"], algo=identity["algo"], seed=int(identity["seed"]),
-                  variant=variant, overrides=overrides)
+                  variant=variant, overrides=overrides, risk_weight=_risk_weight(folder))
     evaluation, bandit = os.path.join(folder, "eval.json"), os.path.join(folder, "bandit.json")
     try:
         if os.path.isfile(evaluation):
@@ -182,7 +196,10 @@ def groups(runs: list[Run]) -> dict[tuple[str, str], list[Run]]:
 
 
 METRICS = (("mean", "return mean"), ("cvar_per_seed", "CVaR₀.₁ (per seed, then mean)"),
-           ("cvar_pooled", "CVaR₀.₁ (pooled episodes)"))
+           ("cvar_pooled", "CVaR₀.₁ (pooled episodes)"),
+           ("cvar_first10", "CVaR₀.₁ of the first 10 episodes (the paper's protocol: the worst one)"))
+BANDIT_METRICS = (("share_safe", "share in the safe centre"), ("share_ring", "share on the risky ring"),
+                  ("share_between", "share between the modes"))
 
 
 def table_rows(runs: list[Run]) -> list[dict[str, Any]]:
@@ -190,6 +207,10 @@ def table_rows(runs: list[Run]) -> list[dict[str, Any]]:
     rows = []
     for (task, column), members in sorted(groups(runs).items()):
         per_metric = {"mean": [r.mean for r in members], "cvar_per_seed": [r.cvar for r in members],
+                      # the paper's protocol: 10 episodes per seed (env seeds 0-9), CVaR₀.₁ = their worst
+                      "cvar_first10": [lower_tail_mean(r.returns[:PAPER_EPISODES]) for r in members
+                                       if r.env_id is not None and r.episodes > PAPER_EPISODES],
+                      **{f"share_{k}": [r.shares[k] for r in members if r.shares] for k in SHARES},
                       "ood": [r.ood for r in members if r.ood is not None],
                       "normalized": [r.normalized for r in members if r.normalized is not None]}
         pooled = lower_tail_mean([x for r in members for x in r.returns])
@@ -197,8 +218,9 @@ def table_rows(runs: list[Run]) -> list[dict[str, Any]]:
             if not values:
                 continue
             summary = summarise(values)
+            episodes = PAPER_EPISODES if metric == "cvar_first10" else members[0].episodes
             rows.append({"task": task, "column": column, "metric": metric, "seeds": summary.n,
-                         "episodes_per_seed": members[0].episodes, "iteration": members[0].iteration,
+                         "episodes_per_seed": episodes, "iteration": members[0].iteration,
                          **vars(summary)})
         rows.append({"task": task, "column": column, "metric": "cvar_pooled", "seeds": len(members),
                      "episodes_per_seed": members[0].episodes, "iteration": members[0].iteration, "n": len(members),
@@ -262,7 +284,8 @@ def write_report(runs: list[Run], problems: list[tuple[str, str]], out: str) -> 
     paths: dict[str, str] = {}
     ood_metric = (("ood", "OOD action rate (bandit: share between the modes)"),)
     score_metric = (("normalized", "D4RL-normalised score"),)
-    for name, metrics, digits in (("table1", METRICS, 1), ("table2", ood_metric, 3), ("scores", score_metric, 1)):
+    for name, metrics, digits in (("table1", METRICS, 1), ("table2", ood_metric, 3), ("scores", score_metric, 1),
+                                  ("bandit", BANDIT_METRICS, 3)):
         selected = [r for r in rows if r["metric"] in dict(metrics)]
         if not selected:
             continue
@@ -280,7 +303,7 @@ def write_report(runs: list[Run], problems: list[tuple[str, str]], out: str) -> 
     with open(paths["report.md"], "w") as handle:
         handle.write(provenance(runs, problems) + "\n\n")
         for name, title in (("table1", "Return: mean and CVaR₀.₁"), ("table2", "OOD action rate"),
-                            ("scores", "Normalised score")):
+                            ("scores", "Normalised score"), ("bandit", "Bandit: where the sampled actions fall")):
             if f"{name}.md" in paths:
                 with open(paths[f"{name}.md"]) as table:
                     handle.write(f"## {title}\n\n{table.read()}\n")
