@@ -108,3 +108,43 @@ def test_env_pool_reports_worker_failures_and_stays_usable():
             pool.rollout(lambda obs: torch.full((len(obs), 5), 0.1), [0, 1])  # Hopper takes 3 actions
         after = pool.rollout(act, [0, 1])
     assert np.array_equal(after.returns, rollout(act, "Hopper-v5", None, [0, 1], horizon=10).returns)
+
+
+class _LinearAgent(torch.nn.Module):
+    """A deterministic Agent for evaluate_learner: a fixed linear policy, identity normaliser."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = torch.randn(11, 3, generator=torch.Generator().manual_seed(0)) * 0.3
+        self.obs_normalizer = torch.nn.Identity()
+
+    @property
+    def device(self) -> torch.device:
+        return torch.device("cpu")
+
+    def act(self, obs, generator=None):
+        return torch.tanh(obs @ self.weight)
+
+
+def test_ood_rate_on_a_seeded_sample_of_the_visited_actions():
+    from ramac.evaluation.evaluate import evaluate_learner
+
+    agent, seeds = _LinearAgent(), [1, 2]
+    data = torch.Generator().manual_seed(1)
+    detector = NearestNeighbourOOD(torch.randn(500, 11, generator=data), torch.rand(500, 3, generator=data) * 2 - 1,
+                                   k=5, kappa=0.5)
+    with EnvPool("Hopper-v5", None, horizon=40, workers=1) as pool:
+        full = evaluate_learner(agent, "hopper", pool, seeds, detector, policy_seed=7)
+        everything = evaluate_learner(agent, "hopper", pool, seeds, detector, policy_seed=7, ood_max_actions=10**6)
+        sample = evaluate_learner(agent, "hopper", pool, seeds, detector, policy_seed=7, ood_max_actions=20)
+        visited = pool.rollout(agent.act, seeds)
+    assert everything == full  # a cap above the visited count scores them all
+    assert sample["returns"] == full["returns"]  # the sample is drawn aside: the rollouts do not change
+    assert 0.0 < full["ood_action_rate"] < 1.0
+    chosen = torch.randperm(len(visited.actions), generator=torch.Generator().manual_seed(7))[:20]
+    by_hand = detector.flags(torch.as_tensor(visited.observations, dtype=torch.float32)[chosen],
+                             torch.as_tensor(visited.actions)[chosen]).float().mean()
+    assert sample["ood_action_rate"] == pytest.approx(float(by_hand))
+    with pytest.raises(ValueError, match="ood_max_actions must be >= 1"):
+        from ramac.callbacks import RolloutEvaluation
+        RolloutEvaluation(ood_max_actions=0)

@@ -28,7 +28,7 @@ grid:
   model.init_args.risk_weight: [0.1, 0.5]
 set:
   trainer.max_steps: 10
-evaluation: {{episodes: 20, every_n_iterations: 5000}}
+evaluation: {{episodes: 20, every_n_iterations: 5000, ood_max_actions: 4000}}
 resources: {{cpus_per_run: 2, gpus_per_run: 0.25}}
 """)
     sweep = load_sweep(path, CONF)
@@ -41,7 +41,7 @@ resources: {{cpus_per_run: 2, gpus_per_run: 0.25}}
     assert args[:8] == ["--algo", "radac", "--task", "bandit", "--conf_dir", "conf", "--seed_everything", "3"]
     assert args[args.index("--model.init_args.risk_weight") + 1] == "0.1"
     assert args[args.index("--trainer.max_steps") + 1] == "10"
-    assert sweep.episodes == 20 and sweep.every_n_iterations == 5000
+    assert sweep.episodes == 20 and sweep.every_n_iterations == 5000 and sweep.ood_max_actions == 4000
     assert sweep.cpus_per_run == 2.0 and sweep.gpus_per_run == 0.25
     assert load_sweep(path, CONF).cells() == cells  # the same file, the same cells
     default = write(tmp_path, "name: d\ntasks: [bandit]\nalgos: [bc]\nseeds: 1\n")

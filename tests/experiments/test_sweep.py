@@ -44,11 +44,12 @@ def results(sweep) -> dict[str, dict]:
 def test_the_evaluation_protocol_reaches_the_composed_config(tmp_path):
     path = tmp_path / "protocol.yaml"
     path.write_text(f"name: protocol\nroot: {tmp_path}\ntasks: [hopper-medium-expert]\nalgos: [bc]\nseeds: 1\n"
-                    "evaluation: {episodes: 20, every_n_iterations: 5000}\n")
+                    "evaluation: {episodes: 20, every_n_iterations: 5000, ood_max_actions: 300}\n")
     sweep = load_sweep(str(path), CONF)
     config = compose_config(sweep.cells()[0], sweep, CONF, sys.executable, dict(os.environ))
     evaluation = [c for c in config["trainer"]["callbacks"] if c["class_path"].endswith("RolloutEvaluation")]
     assert evaluation[0]["init_args"]["episodes"] == 20 and evaluation[0]["init_args"]["every_n_iterations"] == 5000
+    assert evaluation[0]["init_args"]["ood_max_actions"] == 300
     assert config["seed_everything"] == 0 and config["trainer"]["default_root_dir"] == sweep.cells()[0].folder
 
 

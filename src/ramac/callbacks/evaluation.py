@@ -43,12 +43,14 @@ class RolloutEvaluation(pl.Callback):
 
     def __init__(self, episodes: int = 10, every_n_iterations: int = 50_000, horizon: int | None = None,
                  seed: int = 1_000_000, cvar_alpha: float = 0.1, ood_neighbours: int = 10,
-                 ood_kappa: float = 3.0, env_workers: int = 1) -> None:
+                 ood_kappa: float = 3.0, env_workers: int = 1, ood_max_actions: int | None = None) -> None:
         if episodes < 1 or every_n_iterations < 1 or env_workers < 1:
             raise ValueError("RolloutEvaluation: episodes, every_n_iterations and env_workers must be >= 1")
+        if ood_max_actions is not None and ood_max_actions < 1:
+            raise ValueError(f"RolloutEvaluation: ood_max_actions must be >= 1 or None, got {ood_max_actions}")
         self.episodes, self.every, self.horizon, self.seed = episodes, every_n_iterations, horizon, seed
         self.cvar_alpha, self.ood_neighbours, self.ood_kappa = cvar_alpha, ood_neighbours, ood_kappa
-        self.env_workers = env_workers
+        self.env_workers, self.ood_max_actions = env_workers, ood_max_actions
         self.history: list[dict[str, Any]] = []  # per evaluation: the figures and the episodes' returns
         self.detector: NearestNeighbourOOD | None = None
         self.pool: EnvPool | None = None
@@ -89,7 +91,7 @@ class RolloutEvaluation(pl.Callback):
         if self.pool is None:
             raise RuntimeError("RolloutEvaluation.evaluate called outside fit (no environments)")
         values = evaluate_learner(pl_module, self.env_key, self.pool, seeds, self.detector, self.cvar_alpha,
-                                  policy_seed=self.seed + rank)
+                                  policy_seed=self.seed + rank, ood_max_actions=self.ood_max_actions)
         values["iteration"] = float(pl_module.iteration)
         self.history.append(values)
         logged = {f"eval/{k}": v for k, v in values.items() if k not in ("iteration", "returns")}

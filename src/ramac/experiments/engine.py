@@ -77,6 +77,8 @@ def compose_config(cell: Cell, sweep: Sweep, conf_dir: str, python: str, env: di
                 arguments["horizon"] = sweep.horizon
             if sweep.every_n_iterations is not None:
                 arguments["every_n_iterations"] = sweep.every_n_iterations
+            if sweep.ood_max_actions is not None:
+                arguments["ood_max_actions"] = sweep.ood_max_actions
     return config
 
 

@@ -15,6 +15,7 @@ A sweep file (YAML; ``conf/sweeps/*.yaml``)::
       episodes: 50                  # per seed (locomotion tasks); default 50, null: the task's (10, the paper's)
       horizon: null                 # the task's horizon when null
       every_n_iterations: null      # also evaluate during training this often (learning curves); the task's when null
+      ood_max_actions: null         # score a seeded sample of this many visited actions for the OOD rate (all: null)
     resources:                      # optional
       cpus_per_run: 1
       gpus_per_run: 0               # a fraction packs several runs on one GPU
@@ -35,7 +36,7 @@ from typing import Any
 import yaml
 
 KEYS = {"name", "root", "tasks", "algos", "seeds", "grid", "set", "evaluation", "resources"}
-EVALUATION_KEYS = {"episodes", "horizon", "every_n_iterations"}
+EVALUATION_KEYS = {"episodes", "horizon", "every_n_iterations", "ood_max_actions"}
 RESOURCE_KEYS = {"cpus_per_run", "gpus_per_run"}
 DEFAULT_EPISODES = 50
 
@@ -79,6 +80,7 @@ class Sweep:
     episodes: int | None = None
     horizon: int | None = None
     every_n_iterations: int | None = None
+    ood_max_actions: int | None = None
     cpus_per_run: float = 1.0
     gpus_per_run: float = 0.0
 
@@ -182,8 +184,9 @@ def load_sweep(path: str, conf_dir: str = "conf") -> Sweep:
     # 50 episodes by default: CVaR₀.₁ is then the mean of the 5 worst, where the paper's 10 make it the single
     # worst episode (research note experiments.md §3)
     episodes, horizon = evaluation.get("episodes", DEFAULT_EPISODES), evaluation.get("horizon")
-    every = evaluation.get("every_n_iterations")
-    for key, value in (("episodes", episodes), ("horizon", horizon), ("every_n_iterations", every)):
+    every, ood_max = evaluation.get("every_n_iterations"), evaluation.get("ood_max_actions")
+    for key, value in (("episodes", episodes), ("horizon", horizon), ("every_n_iterations", every),
+                       ("ood_max_actions", ood_max)):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
             raise SweepError(f"{path}: 'evaluation.{key}' must be an integer >= 1 or null, got {value!r}")
     resources = content.get("resources") or {}
@@ -198,4 +201,4 @@ def load_sweep(path: str, conf_dir: str = "conf") -> Sweep:
     root = _text(path, "root", content.get("root", os.path.join("runs", "sweeps")), "a folder")
     root = os.path.abspath(root)  # Ray workers and cluster nodes see the cells by absolute path
     return Sweep(name, root, tasks, algos, tuple(seeds), {k: tuple(v) for k, v in grid.items()}, dict(fixed),
-                 episodes, horizon, every, float(cpus), float(gpus))
+                 episodes, horizon, every, ood_max, float(cpus), float(gpus))
