@@ -145,6 +145,6 @@ def test_ood_rate_on_a_seeded_sample_of_the_visited_actions():
     by_hand = detector.flags(torch.as_tensor(visited.observations, dtype=torch.float32)[chosen],
                              torch.as_tensor(visited.actions)[chosen]).float().mean()
     assert sample["ood_action_rate"] == pytest.approx(float(by_hand))
+    from ramac.callbacks import RolloutEvaluation
     with pytest.raises(ValueError, match="ood_max_actions must be >= 1"):
-        from ramac.callbacks import RolloutEvaluation
         RolloutEvaluation(ood_max_actions=0)

@@ -143,3 +143,24 @@ def test_bandit_shares_and_the_frontier_across_sweeps(tmp_path):
     only_study = write_figures(find_runs([str(study)])[0], table_rows(find_runs([str(study)])[0]),
                                str(tmp_path / "alone"))
     assert "frontier_bandit" not in only_study  # one weight per algorithm draws no frontier
+
+
+def test_training_trace_across_a_resume_and_the_diagnostics_figure(tmp_path):
+    pytest.importorskip("matplotlib")
+    from ramac.experiments.figures import write_figures
+
+    make_run(tmp_path, "radac", 0, [1.0] * 10, 0.2)
+    folder = tmp_path / "hopper-medium-expert" / "radac" / "default" / "seed0"
+    header = "epoch,step,train/actor/risk,train/critic/risk_at_data,train/actor/bc_loss\n"
+    first = folder / "lightning_logs" / "version_0"
+    first.mkdir(parents=True)
+    # the first process logged to step 150, was stopped, and the resumed one re-ran from step 100
+    first.joinpath("metrics.csv").write_text(header + "0,49,10,9,0.5\n0,99,20,11,0.4\n0,149,99,12,0.3\n0,150,,,0.3\n")
+    second = folder / "lightning_logs" / "version_1"
+    second.mkdir(parents=True)
+    second.joinpath("metrics.csv").write_text(header + "0,149,30,13,0.3\n0,199,40,14,0.2\n")
+    (run,), _ = find_runs([str(tmp_path)])
+    assert run.trace == {"train/actor/risk": [(49, 10.0), (99, 20.0), (149, 30.0), (199, 40.0)],
+                         "train/critic/risk_at_data": [(49, 9.0), (99, 11.0), (149, 13.0), (199, 14.0)]}
+    figures = write_figures([run], table_rows([run]), str(tmp_path / "report"))
+    assert Path(figures["diagnostics_hopper-medium-expert"]).is_file()

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ramac.experiments.report import Run, groups, summarise
+from ramac.experiments.report import TRACED, Run, groups, summarise
 
 
 def _pyplot():
@@ -69,6 +69,30 @@ def write_figures(runs: list[Run], rows: list[dict[str, Any]], out: str) -> dict
                    ylabel="return")
             ax.legend()
             paths[f"curves_{task}"] = _save(fig, os.path.join(out, "figures", f"curves_{task}.png"))
+            plt.close(fig)
+        # Diagnostics: the critic's risk estimate at the policy's against at the data's actions during training (the
+        # risk term exploiting the critic shows as the first far above the second) and the OOD rate (mean of seeds).
+        traced = {n: m for n, m in columns.items() if all(TRACED[0] in r.trace for r in m)}
+        if traced:
+            fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
+            for index_, (name, members) in enumerate(sorted(traced.items())):
+                color = f"C{index_}"
+                for key, style, label in ((TRACED[0], "-", "policy"), (TRACED[1], "--", "data")):
+                    common = sorted(set.intersection(*(set(dict(r.trace.get(key, [])).keys()) for r in members)))
+                    if common:
+                        values = [np.mean([dict(r.trace[key])[s] for r in members]) for s in common]
+                        left.plot(common, values, style, color=color, lw=1, label=f"{name}: at the {label}'s actions")
+                points = [(h["iteration"], h.get("ood_action_rate")) for h in members[0].history]
+                length = min(len(r.history) for r in members)
+                if length and points[0][1] is not None:
+                    rates = [np.mean([r.history[i]["ood_action_rate"] for r in members]) for i in range(length)]
+                    right.plot([points[i][0] for i in range(length)], rates, marker="o", color=color, label=name)
+            left.set(title="critic's CVaR₀.₁ estimate (twin min), training batches", xlabel="iteration",
+                     ylabel="estimate")
+            right.set(title="OOD action rate at evaluation", xlabel="iteration", ylabel="rate")
+            left.legend(fontsize=7)
+            right.legend(fontsize=7)
+            paths[f"diagnostics_{task}"] = _save(fig, os.path.join(out, "figures", f"diagnostics_{task}.png"))
             plt.close(fig)
         # Frontier over risk weights: an algorithm's columns that differ from its defaults in the risk weight only
         # (a risk_weight grid, and the sweep at the default weight beside it), where there are two weights or more.

@@ -31,6 +31,8 @@ import yaml
 CVAR_ALPHA = 0.1
 PAPER_EPISODES = 10  # evaluation episodes per seed in the paper's tables (research/paper-notes.md §2)
 SHARES = ("safe", "ring", "between")  # bandit: where the sampled actions fall
+# training metrics kept for the diagnostics figure: the critic's risk estimate at the policy's and the data's actions
+TRACED = ("train/actor/risk", "train/critic/risk_at_data")
 RESULT_FILES = ("eval.json", "bandit.json")
 
 
@@ -58,6 +60,7 @@ class Run:
     shares: dict[str, float] = field(default_factory=dict)  # bandit: centre / ring / between
     offsets: list[list[float]] | None = None  # bandit: sampled actions minus their context's centre
     risk_weight: float | None = None  # the resolved config's model.init_args.risk_weight, where it has one
+    trace: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # TRACED training metrics by iteration
 
 
 def lower_tail_mean(values: list[float] | np.ndarray, alpha: float = CVAR_ALPHA) -> float:
@@ -97,6 +100,27 @@ def _risk_weight(folder: str) -> float | None:
     return None if value is None else float(value)
 
 
+def _trace(folder: str) -> dict[str, list[tuple[int, float]]]:
+    """:data:`TRACED` from the run's ``metrics.csv`` files (one per Lightning version; a resumed run's later version
+    replaces the earlier one's rows from its first step on)."""
+    import csv
+
+    def version(path: str) -> int:
+        return int(os.path.basename(os.path.dirname(path)).rsplit("_", 1)[-1])
+
+    out: dict[str, dict[int, float]] = {key: {} for key in TRACED}
+    for path in sorted(glob.glob(os.path.join(folder, "lightning_logs", "version_*", "metrics.csv")), key=version):
+        with open(path, newline="") as handle:
+            rows = [r for r in csv.DictReader(handle) if r.get("step")]
+        if not rows:
+            continue
+        first = min(int(r["step"]) for r in rows)
+        for key in TRACED:
+            out[key] = {s: v for s, v in out[key].items() if s < first}
+            out[key].update({int(r["step"]): float(r[key]) for r in rows if r.get(key)})
+    return {key: sorted(values.items()) for key, values in out.items() if values}
+
+
 def read_run(folder: str) -> Run:
     """One finished run (its result file and identity)."""
     identity = _identity(folder)
@@ -117,7 +141,8 @@ def read_run(folder: str) -> Run:
             return Run(**common, iteration=int(last["iteration"]), episodes=len(returns),
                        mean=float(last["return_mean"]), cvar=lower_tail_mean(returns), returns=list(returns),
                        ood=last.get("ood_action_rate"), normalized=last.get("d4rl_normalized_score"),
-                       env_id=content.get("meta", {}).get("env_id"), history=content["history"])
+                       env_id=content.get("meta", {}).get("env_id"), history=content["history"],
+                       trace=_trace(folder))
         if os.path.isfile(bandit):
             with open(bandit) as handle:
                 content = json.load(handle)
