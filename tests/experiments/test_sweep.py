@@ -98,7 +98,7 @@ set:
     assert not os.path.exists(os.path.join(bad.folder, "done.json"))
 
 
-@pytest.mark.parametrize("notebook", ["sweep_report.ipynb", "inspect_run.ipynb"])
+@pytest.mark.parametrize("notebook", ["sweep_report.ipynb", "inspect_run.ipynb", "results.ipynb"])
 def test_the_notebooks_run_on_the_tiny_sweep(tiny_sweep, notebook, tmp_path, monkeypatch):
     """The notebooks rebuild the figures from run folders; executed here so that they cannot rot."""
     nbclient, nbformat = pytest.importorskip("nbclient"), pytest.importorskip("nbformat")
@@ -106,10 +106,19 @@ def test_the_notebooks_run_on_the_tiny_sweep(tiny_sweep, notebook, tmp_path, mon
     monkeypatch.setenv("RAMAC_RUNS", sweep.folder)
     monkeypatch.setenv("RAMAC_RUN", sweep.cells()[0].folder)
     monkeypatch.setenv("RAMAC_REPORT_OUT", str(tmp_path))
+    # results.ipynb reads results/sweeps/<name>: the tiny sweep stands in for the bandit study
+    (tmp_path / "results" / "sweeps").mkdir(parents=True)
+    (tmp_path / "results" / "sweeps" / "bandit-study").symlink_to(sweep.folder)
+    monkeypatch.setenv("RAMAC_REPO", str(tmp_path))
     book = nbformat.read(os.path.join(REPO, "notebooks", notebook), as_version=4)
     nbclient.NotebookClient(book, timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute()
     if notebook == "sweep_report.ipynb":
         assert {p.name for p in (tmp_path / "figures").iterdir()} == {"bars_bandit.png", "grid_bandit.png"}
+    if notebook == "results.ipynb":
+        bandit = tmp_path / "results" / "reports" / "bandit"
+        assert {p.name for p in (bandit / "figures").iterdir()} == {"bars_bandit.png", "grid_bandit.png"}
+        assert "share in the safe centre" in (bandit / "report.md").read_text()
+        assert not (tmp_path / "results" / "reports" / "hopper").exists()  # not run: skipped
     assert any(output.get("output_type") == "stream" or "data" in output
                for cell in book.cells if cell.cell_type == "code" for output in cell.outputs)
 
