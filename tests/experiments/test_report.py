@@ -79,7 +79,7 @@ def test_written_tables_and_a_broken_run_is_listed(runs_root):
     paths = write_report(runs, problems, str(runs_root / "report"))
     table = Path(paths["table1.md"]).read_text()
     # bc: seed means 9.5 and -5.5; radac: 10.5, 18, 15 (se 2.18, t(0.975, 2) = 4.303)
-    assert "| hopper-medium-expert | return mean | 2.0 ± 7.5 [-93.3, 97.3] | 14.5 ± 2.2 [5.1, 23.9] |" in table
+    assert "| hopper-medium-expert | return mean | 2.00 ± 7.50 [-93.30, 97.30] | 14.50 ± 2.18 [5.12, 23.88] |" in table
     assert "CVaR₀.₁ (pooled episodes)" in table and "CVaR₀.₁ (per seed, then mean)" in table
     report = Path(paths["report.md"]).read_text()
     assert f"**left out** {broken}: no result file" in report

@@ -309,7 +309,7 @@ def write_report(runs: list[Run], problems: list[tuple[str, str]], out: str) -> 
     paths: dict[str, str] = {}
     ood_metric = (("ood", "OOD action rate (bandit: share between the modes)"),)
     score_metric = (("normalized", "D4RL-normalised score"),)
-    for name, metrics, digits in (("table1", METRICS, 1), ("table2", ood_metric, 3), ("scores", score_metric, 1),
+    for name, metrics, digits in (("table1", METRICS, 2), ("table2", ood_metric, 3), ("scores", score_metric, 1),
                                   ("bandit", BANDIT_METRICS, 3)):
         selected = [r for r in rows if r["metric"] in dict(metrics)]
         if not selected:
