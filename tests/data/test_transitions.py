@@ -56,3 +56,16 @@ def test_sampler_returns_rows_of_the_table():
 def test_batch_size_must_split_over_processes():
     with pytest.raises(ValueError, match="divisible"):
         TinyData(batch_size=15).make_sampler(torch.device("cpu"), world_size=2)
+
+
+def test_returns_to_go_restart_at_each_episode_end():
+    # two episodes: rewards 1, 2, 3 (ends by a time limit) and 10, -4 (terminates)
+    rewards = np.array([1.0, 2.0, 3.0, 10.0, -4.0], dtype=np.float32)
+    ends = np.array([0, 0, 1, 0, 1], dtype=np.float32)
+    terminals = np.array([0, 0, 0, 0, 1], dtype=np.float32)
+    table = Transitions(np.zeros((5, 2)), np.zeros((5, 1)), rewards, np.zeros((5, 2)), terminals, episode_ends=ends)
+    g = 0.5
+    assert table.returns_to_go(g) == pytest.approx([1 + g * 2 + g * g * 3, 2 + g * 3, 3, 10 + g * -4, -4])
+    # without episode_ends the terminals end the episodes: one long first episode
+    plain = Transitions(np.zeros((5, 2)), np.zeros((5, 1)), rewards, np.zeros((5, 2)), terminals)
+    assert plain.returns_to_go(1.0)[0] == pytest.approx(12.0)

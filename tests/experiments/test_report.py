@@ -151,7 +151,7 @@ def test_training_trace_across_a_resume_and_the_diagnostics_figure(tmp_path):
 
     make_run(tmp_path, "radac", 0, [1.0] * 10, 0.2)
     folder = tmp_path / "hopper-medium-expert" / "radac" / "default" / "seed0"
-    header = "epoch,step,train/actor/risk,train/critic/risk_at_data,train/actor/bc_loss\n"
+    header = "epoch,step,train/actor/risk,train/critic/risk_at_data,train/actor/bc_loss\n"  # no z_mean: optional
     first = folder / "lightning_logs" / "version_0"
     first.mkdir(parents=True)
     # the first process logged to step 150, was stopped, and the resumed one re-ran from step 100

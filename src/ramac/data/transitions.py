@@ -87,6 +87,19 @@ class Transitions:
     def action_dim(self) -> int:
         return int(self.actions.shape[1])
 
+    def returns_to_go(self, discount: float) -> np.ndarray:  # -> [R] float64
+        r"""Monte-Carlo discounted return of every row to its episode's end, ``G_i = r_i + γ (1 − e_i) G_{i+1}``
+        with ``e_i`` = ``episode_ends`` (rows in episode order, as every loader writes them). At a time-limit end
+        the true return continues, so rows near such ends are underestimated. The reference a critic's mean
+        estimate at the data's actions approaches as it learns (README "Results", the pilot)."""
+        ends = self.episode_ends if self.episode_ends is not None else self.terminals
+        out = np.empty(len(self), dtype=np.float64)
+        following = 0.0
+        for i in range(len(self) - 1, -1, -1):
+            following = float(self.rewards[i]) + (0.0 if ends[i] else discount * following)
+            out[i] = following
+        return out
+
     def checksum(self) -> str:
         """SHA-256 over all arrays (identifies the exact data a run used)."""
         digest = hashlib.sha256()

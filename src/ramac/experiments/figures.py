@@ -72,26 +72,29 @@ def write_figures(runs: list[Run], rows: list[dict[str, Any]], out: str) -> dict
             plt.close(fig)
         # Diagnostics: the critic's risk estimate at the policy's against at the data's actions during training (the
         # risk term exploiting the critic shows as the first far above the second) and the OOD rate (mean of seeds).
-        traced = {n: m for n, m in columns.items() if all(TRACED[0] in r.trace for r in m)}
-        if traced:
-            fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
-            for index_, (name, members) in enumerate(sorted(traced.items())):
+        if any(TRACED[0] in r.trace for m in columns.values() for r in m):
+            fig, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 3.8), constrained_layout=True)
+            for index_, (name, members) in enumerate(sorted(columns.items())):  # BC: its OOD rate only
                 color = f"C{index_}"
-                for key, style, label in ((TRACED[0], "-", "policy"), (TRACED[1], "--", "data")):
+                for ax, key, style, label in ((left, TRACED[0], "-", f"{name}: at the policy's actions"),
+                                              (left, TRACED[1], "--", f"{name}: at the data's actions"),
+                                              (middle, TRACED[2], "-", name)):
                     common = sorted(set.intersection(*(set(dict(r.trace.get(key, [])).keys()) for r in members)))
                     if common:
                         values = [np.mean([dict(r.trace[key])[s] for r in members]) for s in common]
-                        left.plot(common, values, style, color=color, lw=1, label=f"{name}: at the {label}'s actions")
+                        ax.plot(common, values, style, color=color, lw=1, label=label)
                 points = [(h["iteration"], h.get("ood_action_rate")) for h in members[0].history]
                 length = min(len(r.history) for r in members)
-                if length and points[0][1] is not None:
+                if length > 1 and points[0][1] is not None:
                     rates = [np.mean([r.history[i]["ood_action_rate"] for r in members]) for i in range(length)]
                     right.plot([points[i][0] for i in range(length)], rates, marker="o", color=color, label=name)
             left.set(title="critic's CVaR₀.₁ estimate (twin min), training batches", xlabel="iteration",
                      ylabel="estimate")
+            middle.set(title="critic's mean estimate at the data's actions", xlabel="iteration", ylabel="estimate")
+            for ax in (left, middle, right):
+                if ax.get_legend_handles_labels()[0]:
+                    ax.legend(fontsize=7)
             right.set(title="OOD action rate at evaluation", xlabel="iteration", ylabel="rate")
-            left.legend(fontsize=7)
-            right.legend(fontsize=7)
             paths[f"diagnostics_{task}"] = _save(fig, os.path.join(out, "figures", f"diagnostics_{task}.png"))
             plt.close(fig)
         # Frontier over risk weights: an algorithm's columns that differ from its defaults in the risk weight only

@@ -32,7 +32,8 @@ CVAR_ALPHA = 0.1
 PAPER_EPISODES = 10  # evaluation episodes per seed in the paper's tables (research/paper-notes.md §2)
 SHARES = ("safe", "ring", "between")  # bandit: where the sampled actions fall
 # training metrics kept for the diagnostics figure: the critic's risk estimate at the policy's and the data's actions
-TRACED = ("train/actor/risk", "train/critic/risk_at_data")
+# and its mean estimate at the data's actions (against the data's return-to-go: bench/critic_reference.py)
+TRACED = ("train/actor/risk", "train/critic/risk_at_data", "train/critic/z_mean")
 RESULT_FILES = ("eval.json", "bandit.json")
 
 
