@@ -65,8 +65,8 @@ def write_figures(runs: list[Run], rows: list[dict[str, Any]], out: str) -> dict
                 if len(members) > 1:
                     ax.fill_between(iterations, [s.t_low for s in summaries], [s.t_high for s in summaries],
                                     alpha=0.2)
-            ax.set(title=f"{task}: evaluation return during training (mean, 95 % t interval)", xlabel="iteration",
-                   ylabel="return")
+            ax.set(xlabel="iteration", ylabel="return")
+            ax.set_title(f"{task}: evaluation return during training\n(mean over seeds, 95 % t interval)", fontsize=10)
             ax.legend()
             paths[f"curves_{task}"] = _save(fig, os.path.join(out, "figures", f"curves_{task}.png"))
             plt.close(fig)
