@@ -123,7 +123,7 @@ def write_figures(runs: list[Run], rows: list[dict[str, Any]], out: str) -> dict
             count = len(panels)
             cols = min(count, 5)
             rows_ = math.ceil(count / cols)
-            fig, axes = plt.subplots(rows_, cols, figsize=(3.2 * cols, 3.4 * rows_), constrained_layout=True,
+            fig, axes = plt.subplots(rows_, cols, figsize=(3.7 * cols, 3.6 * rows_), constrained_layout=True,
                                      squeeze=False)
             for ax in axes.flat[count:]:
                 ax.axis("off")

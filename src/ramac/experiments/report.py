@@ -225,7 +225,8 @@ METRICS = (("mean", "return mean"), ("cvar_per_seed", "CVaR₀.₁ (per seed, th
            ("cvar_pooled", "CVaR₀.₁ (pooled episodes)"),
            ("cvar_first10", "CVaR₀.₁ of the first 10 episodes (the paper's protocol: the worst one)"))
 BANDIT_METRICS = (("share_safe", "share in the safe centre"), ("share_ring", "share on the risky ring"),
-                  ("share_between", "share between the modes"))
+                  ("share_between", "share between the modes"), ("mean", "reward mean"),
+                  ("cvar_per_seed", "reward CVaR₀.₁ (per seed, then mean)"))
 
 
 def table_rows(runs: list[Run]) -> list[dict[str, Any]]:
@@ -287,10 +288,33 @@ def markdown_table(rows: list[dict[str, Any]], metrics: tuple[tuple[str, str], .
     return "\n".join(lines)
 
 
+def _latex_escape(text: str) -> str:
+    return text.replace("_", r"\_").replace("%", r"\%").replace("₀.₁", r"$_{0.1}$")
+
+
+def by_column_table(rows: list[dict[str, Any]], metrics: tuple[tuple[str, str], ...], digits: int = 3,
+                    latex: bool = False) -> str:
+    """One line per (task, column) and one column per metric (the bandit table: few metrics, many algorithms)."""
+    index = {(r["task"], r["column"], r["metric"]): r for r in rows}
+    keys = sorted({(r["task"], r["column"]) for r in rows})
+    if latex:
+        escape = _latex_escape
+        lines = [r"\begin{tabular}{ll" + "c" * len(metrics) + "}", r"\toprule",
+                 "task & algorithm & " + " & ".join(escape(label) for _, label in metrics) + r" \\", r"\midrule"]
+        lines += [f"{escape(task)} & {escape(column)} & " + " & ".join(
+            _cell(index.get((task, column, m)), digits, latex=True) for m, _ in metrics) + r" \\"
+            for task, column in keys]
+        return "\n".join([*lines, r"\bottomrule", r"\end{tabular}"])
+    lines = ["| task | algorithm | " + " | ".join(label for _, label in metrics) + " |",
+             "|---|---|" + "---|" * len(metrics)]
+    lines += [f"| {task} | {column} | " + " | ".join(_cell(index.get((task, column, m)), digits) for m, _ in metrics)
+              + " |" for task, column in keys]
+    return "\n".join(lines)
+
+
 def latex_table(rows: list[dict[str, Any]], metrics: tuple[tuple[str, str], ...], digits: int = 1) -> str:
     columns, body = _layout(rows, metrics)
-    def escape(text: str) -> str:
-        return text.replace("_", r"\_").replace("%", r"\%").replace("₀.₁", r"$_{0.1}$")
+    escape = _latex_escape
     lines = [r"\begin{tabular}{ll" + "c" * len(columns) + "}", r"\toprule",
              "task & metric & " + " & ".join(escape(c) for c in columns) + r" \\", r"\midrule"]
     for task, label, cells in body:
@@ -313,10 +337,16 @@ def write_report(runs: list[Run], problems: list[tuple[str, str]], out: str) -> 
     for name, metrics, digits in (("table1", METRICS, 2), ("table2", ood_metric, 3), ("scores", score_metric, 1),
                                   ("bandit", BANDIT_METRICS, 3)):
         selected = [r for r in rows if r["metric"] in dict(metrics)]
+        if name == "bandit":  # the tasks with sample shares, one line per algorithm
+            shared = {r["task"] for r in selected if r["metric"].startswith("share_")}
+            selected = [r for r in selected if r["task"] in shared]
         if not selected:
             continue
-        for suffix, text in (("md", markdown_table(selected, metrics, digits)),
-                             ("tex", latex_table(selected, metrics, digits))):
+        if name == "bandit":
+            texts = (by_column_table(selected, metrics, digits), by_column_table(selected, metrics, digits, True))
+        else:
+            texts = (markdown_table(selected, metrics, digits), latex_table(selected, metrics, digits))
+        for suffix, text in zip(("md", "tex"), texts, strict=True):
             paths[f"{name}.{suffix}"] = os.path.join(out, f"{name}.{suffix}")
             with open(paths[f"{name}.{suffix}"], "w") as handle:
                 handle.write(text + "\n")
