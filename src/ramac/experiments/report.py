@@ -17,6 +17,7 @@ in the centre, on the ring and between (the leakage), the last standing in for t
 
 from __future__ import annotations
 
+import csv
 import glob
 import json
 import math
@@ -104,8 +105,6 @@ def _risk_weight(folder: str) -> float | None:
 def _trace(folder: str) -> dict[str, list[tuple[int, float]]]:
     """:data:`TRACED` from the run's ``metrics.csv`` files (one per Lightning version; a resumed run's later version
     replaces the earlier one's rows from its first step on)."""
-    import csv
-
     def version(path: str) -> int:
         return int(os.path.basename(os.path.dirname(path)).rsplit("_", 1)[-1])
 
@@ -298,10 +297,9 @@ def by_column_table(rows: list[dict[str, Any]], metrics: tuple[tuple[str, str], 
     index = {(r["task"], r["column"], r["metric"]): r for r in rows}
     keys = sorted({(r["task"], r["column"]) for r in rows})
     if latex:
-        escape = _latex_escape
         lines = [r"\begin{tabular}{ll" + "c" * len(metrics) + "}", r"\toprule",
-                 "task & algorithm & " + " & ".join(escape(label) for _, label in metrics) + r" \\", r"\midrule"]
-        lines += [f"{escape(task)} & {escape(column)} & " + " & ".join(
+                 "task & algorithm & " + " & ".join(_latex_escape(label) for _, label in metrics) + r" \\", r"\midrule"]
+        lines += [f"{_latex_escape(task)} & {_latex_escape(column)} & " + " & ".join(
             _cell(index.get((task, column, m)), digits, latex=True) for m, _ in metrics) + r" \\"
             for task, column in keys]
         return "\n".join([*lines, r"\bottomrule", r"\end{tabular}"])
@@ -314,21 +312,18 @@ def by_column_table(rows: list[dict[str, Any]], metrics: tuple[tuple[str, str], 
 
 def latex_table(rows: list[dict[str, Any]], metrics: tuple[tuple[str, str], ...], digits: int = 1) -> str:
     columns, body = _layout(rows, metrics)
-    escape = _latex_escape
     lines = [r"\begin{tabular}{ll" + "c" * len(columns) + "}", r"\toprule",
-             "task & metric & " + " & ".join(escape(c) for c in columns) + r" \\", r"\midrule"]
+             "task & metric & " + " & ".join(_latex_escape(c) for c in columns) + r" \\", r"\midrule"]
     for task, label, cells in body:
-        lines.append(f"{escape(task)} & {escape(label)} & "
+        lines.append(f"{_latex_escape(task)} & {_latex_escape(label)} & "
                      + " & ".join(_cell(cells.get(c), digits, latex=True) for c in columns) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines)
 
 
 def write_report(runs: list[Run], problems: list[tuple[str, str]], out: str) -> dict[str, str]:
-    """Tables (``table1``/``table2``/``scores`` as .md/.csv/.tex) and ``report.md`` into ``out``; returns the paths
-    (the figures: :func:`ramac.experiments.figures.write_figures`)."""
-    import csv
-
+    """Tables (``table1``/``table2``/``scores``/``bandit`` as .md/.csv/.tex) and ``report.md`` into ``out``; returns
+    the paths (the figures: :func:`ramac.experiments.figures.write_figures`)."""
     os.makedirs(out, exist_ok=True)
     rows = table_rows(runs)
     paths: dict[str, str] = {}
