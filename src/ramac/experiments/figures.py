@@ -121,7 +121,7 @@ def write_figures(runs: list[Run], rows: list[dict[str, Any]], out: str) -> dict
         panels = {n: m[0] for n, m in columns.items() if m[0].offsets is not None}
         if panels:
             count = len(panels)
-            cols = min(count, 5)
+            cols = min(count, 6)
             rows_ = math.ceil(count / cols)
             fig, axes = plt.subplots(rows_, cols, figsize=(3.7 * cols, 3.6 * rows_), constrained_layout=True,
                                      squeeze=False)
@@ -130,9 +130,9 @@ def write_figures(runs: list[Run], rows: list[dict[str, Any]], out: str) -> dict
             for ax, (name, run) in zip(axes.flat, sorted(panels.items()), strict=False):
                 offsets = np.asarray(run.offsets)
                 ax.scatter(offsets[:, 0], offsets[:, 1], s=2)
-                ax.set(xlim=(-1.05, 1.05), ylim=(-1.05, 1.05), aspect="equal",
-                       title=f"{name} (seed {run.seed})\ncentre {run.shares['safe']:.0%}, ring "
-                             f"{run.shares['ring']:.0%}, between {run.shares['between']:.0%}")
+                ax.set(xlim=(-1.05, 1.05), ylim=(-1.05, 1.05), aspect="equal")
+                ax.set_title(f"{name} (seed {run.seed})\ncentre {run.shares['safe']:.0%}, ring "
+                             f"{run.shares['ring']:.0%}, between {run.shares['between']:.0%}", fontsize=9)
             fig.suptitle(f"{task}: sampled actions relative to the safe centre")
             paths[f"grid_{task}"] = _save(fig, os.path.join(out, "figures", f"grid_{task}.png"))
             plt.close(fig)
