@@ -223,6 +223,8 @@ def groups(runs: list[Run]) -> dict[tuple[str, str], list[Run]]:
 METRICS = (("mean", "return mean"), ("cvar_per_seed", "CVaR₀.₁ (per seed, then mean)"),
            ("cvar_pooled", "CVaR₀.₁ (pooled episodes)"),
            ("cvar_first10", "CVaR₀.₁ of the first 10 episodes (the paper's protocol: the worst one)"))
+OOD_METRICS = (("ood", "OOD action rate (bandit: share between the modes)"),)
+SCORE_METRICS = (("normalized", "D4RL-normalised score"),)
 BANDIT_METRICS = (("share_safe", "share in the safe centre"), ("share_ring", "share on the risky ring"),
                   ("share_between", "share between the modes"), ("mean", "reward mean"),
                   ("cvar_per_seed", "reward CVaR₀.₁ (per seed, then mean)"))
@@ -287,6 +289,12 @@ def markdown_table(rows: list[dict[str, Any]], metrics: tuple[tuple[str, str], .
     return "\n".join(lines)
 
 
+def bandit_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of :data:`BANDIT_METRICS` for the tasks whose runs have sample shares (the bandit)."""
+    tasks = {r["task"] for r in rows if r["metric"].startswith("share_")}
+    return [r for r in rows if r["task"] in tasks and r["metric"] in dict(BANDIT_METRICS)]
+
+
 def _latex_escape(text: str) -> str:
     return text.replace("_", r"\_").replace("%", r"\%").replace("₀.₁", r"$_{0.1}$")
 
@@ -327,14 +335,9 @@ def write_report(runs: list[Run], problems: list[tuple[str, str]], out: str) -> 
     os.makedirs(out, exist_ok=True)
     rows = table_rows(runs)
     paths: dict[str, str] = {}
-    ood_metric = (("ood", "OOD action rate (bandit: share between the modes)"),)
-    score_metric = (("normalized", "D4RL-normalised score"),)
-    for name, metrics, digits in (("table1", METRICS, 2), ("table2", ood_metric, 3), ("scores", score_metric, 1),
+    for name, metrics, digits in (("table1", METRICS, 2), ("table2", OOD_METRICS, 3), ("scores", SCORE_METRICS, 1),
                                   ("bandit", BANDIT_METRICS, 3)):
-        selected = [r for r in rows if r["metric"] in dict(metrics)]
-        if name == "bandit":  # the tasks with sample shares, one line per algorithm
-            shared = {r["task"] for r in selected if r["metric"].startswith("share_")}
-            selected = [r for r in selected if r["task"] in shared]
+        selected = bandit_rows(rows) if name == "bandit" else [r for r in rows if r["metric"] in dict(metrics)]
         if not selected:
             continue
         if name == "bandit":
