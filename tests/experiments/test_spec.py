@@ -35,6 +35,7 @@ resources: {{cpus_per_run: 2, gpus_per_run: 0.25}}
     cells = sweep.cells()
     assert len(cells) == 2 * 2 * 2 * 2
     assert len({c.folder for c in cells}) == len(cells)
+    assert [c.seed for c in cells] == [3] * 8 + [5] * 8  # seed-major: a cut-short sweep covers every column
     first = cells[0]
     assert first.folder == os.path.join(str(tmp_path / "runs"), "demo", "bandit", "radac", "risk_weight=0.1", "seed3")
     args = first.fit_args("conf", sweep.fixed)

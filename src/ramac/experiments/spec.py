@@ -89,16 +89,16 @@ class Sweep:
         return os.path.join(self.root, self.name)
 
     def cells(self) -> list[Cell]:
-        """Every cell, in the order task, algorithm, grid values, seed."""
+        """Every cell, seeds outermost, then task, algorithm and grid values: Ray starts cells in this order, so a
+        sweep cut short, or run on fewer cores than it has cells, has every column's first seeds done first."""
         keys = list(self.grid)
         out = []
-        for task, algo in itertools.product(self.tasks, self.algos):
+        for seed, task, algo in itertools.product(self.seeds, self.tasks, self.algos):
             for values in itertools.product(*(self.grid[k] for k in keys)):
                 overrides = tuple(zip(keys, values, strict=True))
                 part = ",".join(f"{_short(k)}={_slug(v)}" for k, v in overrides) or "default"
-                for seed in self.seeds:
-                    folder = os.path.join(self.folder, task, algo, part, f"seed{seed}")
-                    out.append(Cell(task, algo, seed, overrides, folder))
+                folder = os.path.join(self.folder, task, algo, part, f"seed{seed}")
+                out.append(Cell(task, algo, seed, overrides, folder))
         return out
 
 
