@@ -83,11 +83,11 @@ def write_figures(runs: list[Run], rows: list[dict[str, Any]], out: str) -> dict
                     if common:
                         values = [np.mean([dict(r.trace[key])[s] for r in members]) for s in common]
                         ax.plot(common, values, style, color=color, lw=1, label=label)
-                points = [(h["iteration"], h.get("ood_action_rate")) for h in members[0].history]
                 length = min(len(r.history) for r in members)
-                if length > 1 and points[0][1] is not None:
+                if length > 1 and all("ood_action_rate" in r.history[0] for r in members):
+                    iterations = [members[0].history[i]["iteration"] for i in range(length)]
                     rates = [np.mean([r.history[i]["ood_action_rate"] for r in members]) for i in range(length)]
-                    right.plot([points[i][0] for i in range(length)], rates, marker="o", color=color, label=name)
+                    right.plot(iterations, rates, marker="o", color=color, label=name)
             left.set(title="critic's CVaR₀.₁ estimate (twin min), training batches", xlabel="iteration",
                      ylabel="estimate")
             middle.set(title="critic's mean estimate at the data's actions", xlabel="iteration", ylabel="estimate")
