@@ -99,21 +99,24 @@ def write_figures(runs: list[Run], rows: list[dict[str, Any]], out: str) -> dict
             plt.close(fig)
         # Frontier over risk weights: an algorithm's columns that differ from its defaults in the risk weight only
         # (a risk_weight grid, and the sweep at the default weight beside it), where there are two weights or more.
-        frontier: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+        frontier: dict[str, list[tuple[float, Any, Any]]] = defaultdict(list)
         for members in columns.values():
             if members[0].risk_weight is not None and all(k.endswith("risk_weight") for k in members[0].overrides):
-                frontier[members[0].algo].append((members[0].risk_weight, float(np.mean([r.mean for r in members])),
-                                                  float(np.mean([r.cvar for r in members]))))
+                frontier[members[0].algo].append((members[0].risk_weight, summarise([r.mean for r in members]),
+                                                  summarise([r.cvar for r in members])))
         frontier = {algo: points for algo, points in frontier.items() if len({p[0] for p in points}) > 1}
         if frontier:
-            fig, ax = plt.subplots(figsize=(5, 4), constrained_layout=True)
+            fig, ax = plt.subplots(figsize=(5.8, 4.2), constrained_layout=True)
             for algo, points in sorted(frontier.items()):
-                points.sort()
-                ax.plot([p[1] for p in points], [p[2] for p in points], marker="o", label=algo)
+                points.sort(key=lambda p: p[0])
+                ax.errorbar([m.mean for _, m, _ in points], [c.mean for _, _, c in points],
+                            xerr=[np.nan_to_num(m.se) for _, m, _ in points],
+                            yerr=[np.nan_to_num(c.se) for _, _, c in points], marker="o", capsize=3, label=algo)
                 for weight, mean, cvar in points:
-                    ax.annotate(f"{weight:g}", (mean, cvar), fontsize=8, xytext=(3, 3), textcoords="offset points")
-            ax.set(title=f"{task}: mean against CVaR₀.₁ as the risk weight moves", xlabel="mean",
-                   ylabel="CVaR₀.₁ (per seed, then mean)")
+                    ax.annotate(f"{weight:g}", (mean.mean, cvar.mean), fontsize=8, xytext=(4, 4),
+                                textcoords="offset points")
+            ax.set(title=f"{task}: mean against CVaR₀.₁ as the risk weight moves\n(mean ± SE over seeds)",
+                   xlabel="mean", ylabel="CVaR₀.₁ (per seed, then mean)")
             ax.legend()
             paths[f"frontier_{task}"] = _save(fig, os.path.join(out, "figures", f"frontier_{task}.png"))
             plt.close(fig)
