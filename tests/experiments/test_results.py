@@ -45,3 +45,8 @@ def test_the_pilot_tables_are_the_report_of_the_committed_runs():
     table1 = markdown_table([r for r in rows if r["metric"] in dict(METRICS)], METRICS, 2)
     table2 = markdown_table([r for r in rows if r["metric"] == "ood"], OOD_METRICS, 3)
     assert table1 in readme_results() and table2 in readme_results()
+
+
+def test_the_frontier_table_is_the_report_of_the_committed_runs():
+    rows = rows_of("bandit-radac", "bandit-study/bandit/radac")
+    assert by_column_table(bandit_rows(rows), BANDIT_METRICS, 3) in readme_results()
