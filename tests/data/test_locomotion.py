@@ -179,3 +179,10 @@ def test_evaluate_command_is_deterministic(repo_root, tmp_path):
         outs.append(json.loads((tmp_path / f"{name}.json").read_text()))
     assert outs[0] == outs[1]
     assert outs[0]["meta"]["iteration"] == 20 and outs[0]["metrics"]["episodes"] == 3
+    evaluate_main(["--config", os.path.join(repo_root, "conf", "hopper.yaml"), "--ckpt_path", ckpt,
+                   "--episodes", "3", "--horizon", "40", "--ood-max-actions", "7", "--out", str(tmp_path / "c.json"),
+                   *data])
+    sampled = json.loads((tmp_path / "c.json").read_text())
+    assert sampled["metrics"]["returns"] == outs[0]["metrics"]["returns"]  # the sample leaves the rollouts alone
+    assert sampled["meta"]["ood_max_actions"] == 7 and outs[0]["meta"]["ood_max_actions"] is None
+    assert sampled["metrics"]["ood_action_rate"] * 7 == pytest.approx(round(sampled["metrics"]["ood_action_rate"] * 7))

@@ -1,7 +1,8 @@
 """``ramac evaluate``: evaluate a checkpoint in the task's hazard-wrapped env, print a table, write JSON.
 
     ramac evaluate --config conf/hopper.yaml --ckpt_path runs/hopper-medium-expert/checkpoints/last.ckpt \\
-        --episodes 50 [--horizon 500] [--seed 1000000] [--out FILE.json] [any --data.*/--model.* option]
+        --episodes 50 [--horizon 500] [--seed 1000000] [--ood-max-actions 5000] [--out FILE.json] \\
+        [any --data.*/--model.* option]
 
 The paper's protocol is 5 training seeds × 10 episodes: run this once per seed's checkpoint. Extra
 ``--data.*`` options select the same data as training (needed for the OOD detector's index).
@@ -28,9 +29,13 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--cvar-alpha", type=float, default=0.1)
     parser.add_argument("--ood-neighbours", type=int, default=10)
     parser.add_argument("--ood-kappa", type=float, default=3.0, help="0 switches the OOD rate off")
+    parser.add_argument("--ood-max-actions", type=int, default=None,
+                        help="score a seeded sample of this many visited actions (a sweep's ood_max_actions)")
     parser.add_argument("--out", default=None, help="JSON file (default: next to the checkpoint)")
     parser.add_argument("--env-workers", type=int, default=1, help="processes stepping the environments")
     args, overrides = parser.parse_known_args(expand(argv))
+    if args.ood_max_actions is not None and args.ood_max_actions < 1:
+        parser.error(f"--ood-max-actions must be a positive count of actions, got {args.ood_max_actions}")
 
     from rich.console import Console
     from rich.table import Table
@@ -58,10 +63,12 @@ def main(argv: list[str]) -> None:
     horizon = args.horizon or env_facts(data.env).eval_horizon
     seeds = [args.seed + i for i in range(args.episodes)]
     with EnvPool(data.env_id, data.hazard, horizon, workers=min(args.env_workers, max(1, args.episodes))) as pool:
-        values = evaluate_learner(model, data.env, pool, seeds, detector, args.cvar_alpha, policy_seed=args.seed)
+        values = evaluate_learner(model, data.env, pool, seeds, detector, args.cvar_alpha, policy_seed=args.seed,
+                                  ood_max_actions=args.ood_max_actions)
     meta = {"checkpoint": str(Path(args.ckpt_path).resolve()),
             "iteration": checkpoint.get("ramac", {}).get("iteration"),
             "env_id": data.env_id, "horizon": horizon, "episodes": args.episodes, "seed": args.seed,
+            "ood_max_actions": args.ood_max_actions,
             "hazard": None if data.hazard is None else vars(data.hazard)}
     table = Table(title=f"{data.env_id} (hazard-wrapped), {args.episodes} episodes, horizon {horizon}")
     table.add_column("metric")
