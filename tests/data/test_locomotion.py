@@ -186,3 +186,8 @@ def test_evaluate_command_is_deterministic(repo_root, tmp_path):
     assert sampled["metrics"]["returns"] == outs[0]["metrics"]["returns"]  # the sample leaves the rollouts alone
     assert sampled["meta"]["ood_max_actions"] == 7 and outs[0]["meta"]["ood_max_actions"] is None
     assert sampled["metrics"]["ood_action_rate"] * 7 == pytest.approx(round(sampled["metrics"]["ood_action_rate"] * 7))
+    saved = next((tmp_path / "run").rglob("config.yaml"))  # the run's own resolved config (it holds ckpt_path)
+    assert "ckpt_path" in saved.read_text()
+    evaluate_main(["--config", str(saved), "--ckpt_path", ckpt, "--episodes", "3", "--horizon", "40",
+                   "--out", str(tmp_path / "d.json")])
+    assert json.loads((tmp_path / "d.json").read_text())["metrics"] == outs[0]["metrics"]
