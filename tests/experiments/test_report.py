@@ -165,3 +165,17 @@ def test_training_trace_across_a_resume_and_the_diagnostics_figure(tmp_path):
                          "train/critic/risk_at_data": [(49, 9.0), (99, 11.0), (149, 13.0), (199, 14.0)]}
     figures = write_figures([run], table_rows([run]), str(tmp_path / "report"))
     assert Path(figures["diagnostics_hopper-medium-expert"]).is_file()
+
+
+def test_an_unfinished_run_is_left_out_with_its_last_logged_evaluation(tmp_path):
+    folder = tmp_path / "hopper-medium-expert" / "radac" / "default" / "seed0"
+    logs = folder / "lightning_logs" / "version_0"
+    logs.mkdir(parents=True)
+    (folder / "cell.json").write_text(json.dumps({"task": "hopper-medium-expert", "algo": "radac", "seed": 0}))
+    logs.joinpath("metrics.csv").write_text(
+        "epoch,eval/ood_action_rate,eval/return_cvar_0.1,eval/return_mean,step,train/actor/risk\n"
+        "0,,,,49,10\n0,0.25,-3.5,12.125,100,\n0,,,,149,11\n0,0.0625,7.5,20.5,200,\n0,,,,249,12\n")
+    runs, problems = find_runs([str(tmp_path)])
+    assert runs == [] and len(problems) == 1
+    assert problems[0][1].endswith("the run has not finished (last evaluation in metrics.csv: iteration 200, "
+                                   "return mean 20.50, CVaR₀.₁ 7.50, OOD rate 0.062)")

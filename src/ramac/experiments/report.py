@@ -102,20 +102,20 @@ def _risk_weight(folder: str) -> float | None:
     return None if value is None else float(value)
 
 
-def _trace(folder: str) -> dict[str, list[tuple[int, float]]]:
-    """:data:`TRACED` from the run's ``metrics.csv`` files (one per Lightning version; a resumed run's later version
-    replaces the earlier one's rows from its first step on)."""
+def _trace(folder: str, keys: tuple[str, ...] = TRACED) -> dict[str, list[tuple[int, float]]]:
+    """``keys`` (default :data:`TRACED`) from the run's ``metrics.csv`` files (one per Lightning version; a resumed
+    run's later version replaces the earlier one's rows from its first step on)."""
     def version(path: str) -> int:
         return int(os.path.basename(os.path.dirname(path)).rsplit("_", 1)[-1])
 
-    out: dict[str, dict[int, float]] = {key: {} for key in TRACED}
+    out: dict[str, dict[int, float]] = {key: {} for key in keys}
     for path in sorted(glob.glob(os.path.join(folder, "lightning_logs", "version_*", "metrics.csv")), key=version):
         with open(path, newline="") as handle:
             rows = [r for r in csv.DictReader(handle) if r.get("step")]
         if not rows:
             continue
         first = min(int(r["step"]) for r in rows)
-        for key in TRACED:
+        for key in keys:
             out[key] = {s: v for s, v in out[key].items() if s < first}
             out[key].update({int(r["step"]): float(r[key]) for r in rows if r.get(key)})
     return {key: sorted(values.items()) for key, values in out.items() if values}
@@ -154,7 +154,23 @@ def read_run(folder: str) -> Run:
                        offsets=content.get("offsets_learner"))
     except (KeyError, IndexError, TypeError, json.JSONDecodeError) as error:
         raise ReportError(f"{folder}: unreadable result file ({type(error).__name__}: {error})") from None
-    raise ReportError(f"{folder}: no result file ({' or '.join(RESULT_FILES)}); the run has not finished")
+    raise ReportError(f"{folder}: no result file ({' or '.join(RESULT_FILES)}); the run has not finished"
+                      + _progress(folder))
+
+
+def _progress(folder: str) -> str:
+    """The last evaluation an unfinished run logged to ``metrics.csv`` (its progress, for the left-out list)."""
+    keys = ("eval/return_mean", "eval/return_cvar_0.1", "eval/ood_action_rate")
+    logged = _trace(folder, keys)
+    if "eval/return_mean" not in logged:
+        return ""
+    iteration, mean = logged["eval/return_mean"][-1]
+    parts = [f"iteration {iteration}", f"return mean {mean:.2f}"]
+    for key, label, digits in ((keys[1], "CVaR₀.₁", 2), (keys[2], "OOD rate", 3)):
+        value = dict(logged.get(key, [])).get(iteration)
+        if value is not None:
+            parts.append(f"{label} {value:.{digits}f}")
+    return f" (last evaluation in metrics.csv: {', '.join(parts)})"
 
 
 def find_runs(paths: list[str]) -> tuple[list[Run], list[tuple[str, str]]]:
