@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ramac.experiments.report import TRACED, Run, groups, summarise
+from ramac.experiments.report import TRACED, Run, Summary, groups, summarise
 
 
 def _pyplot():
@@ -99,7 +99,7 @@ def write_figures(runs: list[Run], rows: list[dict[str, Any]], out: str) -> dict
             plt.close(fig)
         # Frontier over risk weights: an algorithm's columns that differ from its defaults in the risk weight only
         # (a risk_weight grid, and the sweep at the default weight beside it), where there are two weights or more.
-        frontier: dict[str, list[tuple[float, Any, Any]]] = defaultdict(list)
+        frontier: dict[str, list[tuple[float, Summary, Summary]]] = defaultdict(list)
         for members in columns.values():
             if members[0].risk_weight is not None and all(k.endswith("risk_weight") for k in members[0].overrides):
                 frontier[members[0].algo].append((members[0].risk_weight, summarise([r.mean for r in members]),
