@@ -179,3 +179,27 @@ def test_an_unfinished_run_is_left_out_with_its_last_logged_evaluation(tmp_path)
     assert runs == [] and len(problems) == 1
     assert problems[0][1].endswith("the run has not finished (last evaluation in metrics.csv: iteration 200, "
                                    "return mean 20.50, CVaR₀.₁ 7.50, OOD rate 0.062)")
+
+
+def _log_data_checksum(folder: Path, sha256: str, version: int = 0) -> None:
+    logs = folder / "lightning_logs" / f"version_{version}"
+    logs.mkdir(parents=True, exist_ok=True)
+    (logs / "hparams.yaml").write_text(f"data:\n  source: auto\n  sha256: {sha256}\nseed: 0\n")
+
+
+def test_runs_on_different_data_are_refused_and_the_checksum_is_stated(runs_root):
+    folders = sorted(runs_root.glob("hopper-medium-expert/*/default/seed*"))
+    for folder in folders:
+        _log_data_checksum(folder, "a" * 64)
+    runs, _ = find_runs([str(runs_root)])
+    paths = write_report(runs, [], str(runs_root / "report"))
+    assert "data sha256 aaaaaaaaaaaa…" in Path(paths["report.md"]).read_text()
+    _log_data_checksum(folders[0], "b" * 64)  # one run remade its data elsewhere
+    runs, _ = find_runs([str(runs_root)])
+    with pytest.raises(ReportError, match=rf"trained on different data .*bbbbbbbbbbbb in 1 runs, aaaaaaaaaaaa in 4 "
+                                          rf"runs; e\.g\. {folders[0]}\)"):
+        table_rows(runs)
+    _log_data_checksum(folders[0], "a" * 64, version=1)  # and was resumed on the first data: its versions disagree
+    runs, problems = find_runs([str(runs_root)])  # that run is left out, with the reason
+    assert len(runs) == 4 and problems == [(str(folders[0]), f"{folders[0]}: its Lightning versions trained on "
+                                            f"different data (sha256 {['a' * 64, 'b' * 64]})")]

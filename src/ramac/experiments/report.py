@@ -63,6 +63,7 @@ class Run:
     offsets: list[list[float]] | None = None  # bandit: sampled actions minus their context's centre
     risk_weight: float | None = None  # the resolved config's model.init_args.risk_weight, where it has one
     trace: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # TRACED training metrics by iteration
+    data_sha256: str | None = None  # the training data's checksum (DataModule.describe), from the run's hparams.yaml
 
 
 def lower_tail_mean(values: list[float] | np.ndarray, alpha: float = CVAR_ALPHA) -> float:
@@ -102,6 +103,20 @@ def _risk_weight(folder: str) -> float | None:
     return None if value is None else float(value)
 
 
+def _data_sha256(folder: str) -> str | None:
+    """The checksum of the data the run trained on, as its Lightning logs recorded it (``data.sha256`` of each
+    version's ``hparams.yaml``); ``None`` for a folder without logs. A resumed run whose versions disagree is an
+    error: the checkpoint was continued on other data."""
+    found = set()
+    for path in glob.glob(os.path.join(folder, "lightning_logs", "version_*", "hparams.yaml")):
+        with open(path) as handle:
+            found.add(((yaml.safe_load(handle) or {}).get("data") or {}).get("sha256"))
+    found.discard(None)
+    if len(found) > 1:
+        raise ReportError(f"{folder}: its Lightning versions trained on different data (sha256 {sorted(found)})")
+    return found.pop() if found else None
+
+
 def _trace(folder: str, keys: tuple[str, ...] = TRACED) -> dict[str, list[tuple[int, float]]]:
     """``keys`` (default :data:`TRACED`) from the run's ``metrics.csv`` files (one per Lightning version; a resumed
     run's later version replaces the earlier one's rows from its first step on)."""
@@ -127,7 +142,8 @@ def read_run(folder: str) -> Run:
     overrides = identity.get("overrides") or {}
     variant = ",".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in overrides.items())
     common = dict(folder=folder, task=identity["task"], algo=identity["algo"], seed=int(identity["seed"]),
-                  variant=variant, overrides=overrides, risk_weight=_risk_weight(folder))
+                  variant=variant, overrides=overrides, risk_weight=_risk_weight(folder),
+                  data_sha256=_data_sha256(folder))
     evaluation, bandit = os.path.join(folder, "eval.json"), os.path.join(folder, "bandit.json")
     try:
         if os.path.isfile(evaluation):
@@ -223,7 +239,19 @@ def summarise(values: list[float], seed: int = 0) -> Summary:
 
 
 def groups(runs: list[Run]) -> dict[tuple[str, str], list[Run]]:
-    """Runs by (task, column), the column being the algorithm with its grid values."""
+    """Runs by (task, column), the column being the algorithm with its grid values. The runs of one task must have
+    trained on the same data (their recorded checksums agree): a zoo dataset remade on another machine can differ
+    (BENCHMARKS.md, "A study attempt on the lent GPU machine"), and a table would then compare different data."""
+    by_data: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for run in runs:
+        if run.data_sha256 is not None:
+            by_data[run.task][run.data_sha256].append(run.folder)
+    for task, checksums in by_data.items():
+        if len(checksums) > 1:
+            counted = sorted(checksums.items(), key=lambda item: len(item[1]))
+            listing = ", ".join(f"{sha[:12]} in {len(folders)} runs" for sha, folders in counted)
+            raise ReportError(f"{task}: the runs trained on different data (data.sha256 of their hparams.yaml: "
+                              f"{listing}; e.g. {counted[0][1][0]}); report each dataset's runs apart")
     out: dict[tuple[str, str], list[Run]] = defaultdict(list)
     for run in runs:
         out[(run.task, f"{run.algo}[{run.variant}]" if run.variant else run.algo)].append(run)
@@ -392,7 +420,9 @@ def provenance(runs: list[Run], problems: list[tuple[str, str]]) -> str:
         seeds = {len(m) for (t, _), m in groups(runs).items() if t == task}
         described = "; ".join(f"iteration {i}, {e} {'sampled actions' if env is None else 'episodes'} per seed"
                               + (f" on {env}" if env else "") for i, e, env in sorted(facts, key=str))
-        lines.append(f"- {task}: {described}; {'/'.join(str(s) for s in sorted(seeds))} seeds per column.")
+        data = sorted({run.data_sha256 for run in runs if run.task == task and run.data_sha256})
+        lines.append(f"- {task}: {described}; {'/'.join(str(s) for s in sorted(seeds))} seeds per column"
+                     + (f"; data sha256 {data[0][:12]}…" if data else "") + ".")
         if any(e == 10 for _, e, env in facts if env):
             lines.append(f"  - {task}: with 10 episodes, a seed's CVaR₀.₁ is its single worst episode.")
     for _, reason in problems:  # each reason starts with its folder
