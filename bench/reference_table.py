@@ -14,19 +14,24 @@ EVAL = ("eval/return_mean", "eval/return_cvar_0.1", "eval/ood_action_rate")
 TRAIN = ("train/actor/risk", "train/critic/risk_at_data", "train/critic/z_mean")
 
 
-def main() -> None:
-    logged = {key: dict(values) for key, values in _trace(RUN, EVAL + TRAIN).items()}
+def table(run: str = RUN) -> str:
+    """The README's reference table (every evaluation in SHOWN and from 300k on) from ``run``'s metrics.csv files."""
+    logged = {key: dict(values) for key, values in _trace(run, EVAL + TRAIN).items()}
     mean, cvar, ood = (logged[k] for k in EVAL)
-    print("| iteration | return mean | CVaR₀.₁ (50 episodes) | OOD rate | critic's CVaR₀.₁ at the policy's / the "
-          "data's actions | critic's mean at the data's actions |")
-    print("|---|---|---|---|---|---|")
+    lines = ["| iteration | return mean | CVaR₀.₁ (50 episodes) | OOD rate | critic's CVaR₀.₁ at the policy's / the "
+             "data's actions | critic's mean at the data's actions |", "|---|---|---|---|---|---|"]
     for step in sorted(mean):
         if step not in SHOWN and step < 300000:
             continue
         before = max(s for s in logged[TRAIN[0]] if s <= step)  # the training batch logged nearest before
         policy, data, z = (logged[k][before] for k in TRAIN)
-        print(f"| {step // 1000}k | {mean[step]:.1f} | {cvar[step]:.1f} | {100 * ood[step]:.1f} % | {policy:.0f} / "
-              f"{data:.0f} | {z:.0f} |")
+        lines.append(f"| {step // 1000}k | {mean[step]:.1f} | {cvar[step]:.1f} | {100 * ood[step]:.1f} % | "
+                     f"{policy:.0f} / {data:.0f} | {z:.0f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    print(table())
 
 
 if __name__ == "__main__":

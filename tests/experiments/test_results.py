@@ -4,6 +4,7 @@ the report's numbers or to the committed runs that the README does not follow fa
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
@@ -49,3 +50,14 @@ def test_the_hopper_tables_are_the_report_of_the_committed_runs(sweep):
     table2 = markdown_table([r for r in rows if r["metric"] == "ood"], OOD_METRICS, 3)
     assert table1 in readme_results() and table2 in readme_results()
 
+
+
+def test_the_reference_table_is_the_committed_runs_metrics():
+    sys.path.insert(0, os.path.join(REPO, "bench"))
+    try:
+        from reference_table import RUN, table
+    finally:
+        sys.path.pop(0)
+    if not os.path.isdir(os.path.join(REPO, RUN)):
+        pytest.skip("the reference run is not committed")
+    assert table(os.path.join(REPO, RUN)) in readme_results()
