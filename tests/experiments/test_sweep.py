@@ -83,6 +83,23 @@ def test_a_tiny_sweep_runs_every_cell_and_a_rerun_skips_them(tiny_sweep):
     assert results(sweep) == first
 
 
+def test_a_serial_sweep_runs_its_cells_without_ray_and_a_rerun_skips_them(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails: the serial path must not need it
+    sweep = load_sweep(sweep_file(tmp_path, "serial", """algos: [bc]
+seeds: 2
+set:
+  trainer.max_steps: 10
+  data.init_args.dataset_size: 256
+"""), CONF)
+    seen = []
+    outcomes = run_sweep(sweep, CONF, serial=True, on_update=lambda states, _: seen.append(dict(states)))
+    assert [o.status for o in outcomes] == ["done", "done"], [o.log_tail for o in outcomes]
+    assert seen[0] == {cell.label: None for cell in sweep.cells()}  # queued, then one finished at a time
+    assert [sum(v is not None for v in states.values()) for states in seen] == [0, 1, 2]
+    assert len(results(sweep)) == 2
+    assert [o.status for o in run_sweep(sweep, CONF, serial=True)] == ["skipped", "skipped"]
+
+
 def test_a_failing_run_is_reported_and_does_not_stop_the_others(tmp_path, ray_session):
     sweep = load_sweep(sweep_file(tmp_path, "broken", """algos: [bc]
 seeds: [0]

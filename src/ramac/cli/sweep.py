@@ -42,23 +42,31 @@ def _view(sweep: Sweep, cells: list[Cell], states: dict[str, CellOutcome | None]
     return Group(summary, table) if running else summary
 
 
+def _where(serial: bool, address: str | None) -> str:
+    return "one at a time, no Ray" if serial else f"Ray at {address}" if address else "embedded Ray"
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="ramac sweep", description=__doc__.split("\n\n")[0])
     parser.add_argument("sweep_file")
     parser.add_argument("--address", default=None, help="an existing Ray cluster (ray start --head prints it)")
     parser.add_argument("--conf_dir", default="conf")
     parser.add_argument("--num_cpus", type=int, default=None, help="CPUs of the embedded Ray (default: all)")
+    parser.add_argument("--serial", action="store_true",
+                        help="run the cells one after another without Ray (e.g. a second sweep beside a Ray sweep)")
     args = parser.parse_args(argv)
+    if args.serial and (args.address or args.num_cpus):
+        parser.error("--serial runs the cells without Ray; --address and --num_cpus do not apply to it")
     sweep = load_sweep(args.sweep_file, args.conf_dir)
     cells = sweep.cells()
     console = Console()
     console.print(f"sweep {sweep.name}: {len(cells)} runs in {sweep.folder} "
                   f"({sweep.cpus_per_run:g} CPU, {sweep.gpus_per_run:g} GPU each; "
-                  f"{'Ray at ' + args.address if args.address else 'embedded Ray'})")
+                  f"{_where(args.serial, args.address)})")
     with Live(console=console, refresh_per_second=1, transient=False) as live:
         outcomes = run_sweep(sweep, args.conf_dir, args.address,
                              on_update=lambda states, start: live.update(_view(sweep, cells, states, start)),
-                             num_cpus=args.num_cpus)
+                             num_cpus=args.num_cpus, serial=args.serial)
     console.line()
     os.makedirs(sweep.folder, exist_ok=True)
     write_atomic(os.path.join(sweep.folder, "outcomes.json"), outcome_record(outcomes))

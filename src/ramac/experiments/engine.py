@@ -144,11 +144,11 @@ def progress(cell: Cell) -> tuple[int, int | None]:
 
 def run_sweep(sweep: Sweep, conf_dir: str = "conf", address: str | None = None,
               on_update: Callable[[dict[str, CellOutcome | None], float], None] | None = None,
-              num_cpus: int | None = None) -> list[CellOutcome]:
+              num_cpus: int | None = None, serial: bool = False) -> list[CellOutcome]:
     """Run every cell of ``sweep`` on Ray and return the outcomes in cell order. ``on_update(states, start)`` is
-    called about once a second with each cell's outcome (``None`` while queued or running)."""
-    import ray
-
+    called about once a second with each cell's outcome (``None`` while queued or running). ``serial`` runs the
+    cells one after another from this process instead, without Ray (the same files; for a second sweep beside a
+    Ray sweep on one machine, or where Ray is not installed)."""
     cells = sweep.cells()
     states: dict[str, CellOutcome | None] = {}
     pending = []
@@ -159,7 +159,15 @@ def run_sweep(sweep: Sweep, conf_dir: str = "conf", address: str | None = None,
             states[cell.label] = None
             pending.append(cell)
     start = time.time()
-    if pending:
+    if pending and serial:
+        for cell in pending:
+            if on_update is not None:
+                on_update(states, start)
+            states[cell.label] = run_cell(cell, sweep, os.path.abspath(conf_dir), sys.executable,
+                                          max(1, int(sweep.cpus_per_run)))
+    elif pending:
+        import ray
+
         if not ray.is_initialized():
             kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
             if address:
