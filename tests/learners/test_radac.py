@@ -106,6 +106,42 @@ def test_risk_term_wiring_inside_update():
     assert weights == pytest.approx([0.0, 0.0, 0.0, 0.3, 0.3])  # off through the warm-up (and its last iteration)
 
 
+def test_normalize_risk_divides_the_risk_term_by_the_batch_mean_absolute_risk():
+    """``normalize_risk`` (an adaptation, Diffusion-QL's E|Q| divisor): actor loss = BC − w · risk / stopgrad(mean_b
+    |risk_b|), with the per-state risks of the quantiles the risk call returned."""
+    from ramac.objectives.risk import risk_scale
+
+    model = tiny_radac(risk_weight=0.3, risk_warmup_iterations=0, normalize_risk=True)
+    outputs = []
+    forward = model.critic.forward
+
+    def recording(obs, actions, taus, detach_params=False):
+        out = forward(obs, actions, taus, detach_params)
+        outputs.append((detach_params, out.detach().float()))
+        return out
+
+    model.critic.forward = recording
+    checked = []
+    update = model.update
+
+    def capture(batch, generator):
+        start = len(outputs)
+        metrics = update(batch, generator)
+        risk_quantiles = next(out for detach, out in outputs[start:] if detach)  # the risk call, before the data's
+        scale = risk_scale(risk_quantiles)
+        assert float(scale) == pytest.approx(float(risk_quantiles.amin(0).mean(-1).abs().mean()))
+        risk, bc = metrics["train/actor/risk"], metrics["train/actor/bc_loss"]
+        weight = float(metrics["train/actor/risk_weight"])  # 0 on the first iteration (the switch follows warm-up)
+        assert float(metrics["train/actor/loss"]) == pytest.approx(float(bc - weight * risk / scale), rel=1e-5)
+        assert abs(float(scale) - 1.0) > 1e-3  # so the plain term would differ
+        checked.append(weight)
+        return metrics
+
+    model.update = capture
+    quiet_trainer(max_steps=3).fit(model, datamodule=TinyData())
+    assert checked == pytest.approx([0.0, 0.3, 0.3])
+
+
 def test_act_uses_the_online_actor_on_normalised_observations():
     model = tiny_radac()
     with torch.no_grad():

@@ -5,7 +5,17 @@ from statistics import NormalDist
 import pytest
 import torch
 
-from ramac.objectives.risk import DISTORTIONS, check_distortion, cpw, cvar, distort, distortion_density, power, wang
+from ramac.objectives.risk import (
+    DISTORTIONS,
+    check_distortion,
+    cpw,
+    cvar,
+    distort,
+    distortion_density,
+    power,
+    risk_scale,
+    wang,
+)
 
 LEVELS = torch.linspace(0, 1, 101, dtype=torch.float64)
 
@@ -79,3 +89,13 @@ def test_distortion_density_is_codacs_distortion_de():
     assert distortion_density(taus, "cvar", 0.1, clamp_max=5.0).max() == 5.0  # the clamp halves CVaR₀.₁'s weight
     with pytest.raises(ValueError, match="distortion_density supports"):
         distortion_density(taus, "cpw", 0.1)
+
+
+def test_risk_scale_is_the_mean_absolute_per_state_risk_without_gradient():
+    # two critics, two states, two levels: per-state risk = mean_k min_e Z
+    z = torch.tensor([[[1.0, 3.0], [-4.0, 0.0]], [[2.0, 1.0], [-2.0, -6.0]]], requires_grad=True)  # [E=2, B=2, K=2]
+    # state 0: min over critics (1, 1) -> 1; state 1: (-4, -6) -> -5; mean |.| = 3
+    assert risk_scale(z).item() == pytest.approx(3.0)
+    assert not risk_scale(z).requires_grad
+    with pytest.raises(ValueError, match=r"\[E, B, K\]"):
+        risk_scale(z[0])

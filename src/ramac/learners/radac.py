@@ -31,7 +31,7 @@ from ramac.generative.ddpm import BetaSchedule
 from ramac.learners.base import BCReference, OfflineLearner, check_non_negative, check_positive
 from ramac.learners.distributional import iqn_td_loss, risk_at, sample_levels
 from ramac.objectives.distributional import QuantilePairing
-from ramac.objectives.risk import Distortion, check_distortion, risk_value, scheduled_risk_weight
+from ramac.objectives.risk import Distortion, check_distortion, risk_scale, risk_value, scheduled_risk_weight
 from ramac.training.averaging import soft_update_
 from ramac.types import Batch
 
@@ -59,6 +59,8 @@ class RADAC(OfflineLearner):
         actor_input_scale: factor on ``x_t`` at the denoiser's input (1 = released code).
         bc_weight: weight of the behaviour-cloning loss.
         risk_weight: weight of ``−risk`` in the actor loss (after warm-up).
+        normalize_risk: divide the risk term by the batch's mean ``|risk|`` (detached), as Diffusion-QL does its
+            Q term; ``False`` is the paper and the released code (an adaptation, README "Results").
         distortion: ``cvar`` (paper), ``wang``, ``cpw``, ``power`` or ``neutral``.
         cvar_alpha: CVaR level.
         distortion_param: parameter of wang/cpw/power (defaults in :mod:`ramac.objectives.risk`).
@@ -92,6 +94,7 @@ class RADAC(OfflineLearner):
         actor_input_scale: float = 1.0,
         bc_weight: float = 1.0,
         risk_weight: float = 0.05,
+        normalize_risk: bool = False,
         distortion: Distortion = "cvar",
         cvar_alpha: float = 0.1,
         distortion_param: float | None = None,
@@ -166,8 +169,9 @@ class RADAC(OfflineLearner):
         actor_loss = hp.bc_weight * bc_loss
         if weight > 0:
             policy_actions = self.actor.actions_from_noise(obs, noise)  # [B, A]
-            risk = risk_value(self.critic(obs, policy_actions, risk_taus, detach_params=True).float())
-            actor_loss = actor_loss - weight * risk
+            quantiles = self.critic(obs, policy_actions, risk_taus, detach_params=True).float()  # [E, B, K]
+            risk = risk_value(quantiles)
+            actor_loss = actor_loss - weight * (risk / risk_scale(quantiles) if hp.normalize_risk else risk)
         elif self.logs_this_iteration():  # the value the skipped branch would have had, for the log only
             with torch.no_grad():
                 risk = risk_value(self.critic(obs, self.actor.actions_from_noise(obs, noise), risk_taus,

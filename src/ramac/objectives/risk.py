@@ -127,6 +127,15 @@ def risk_value(quantiles: Tensor) -> Tensor:  # quantiles [E, B, K] at distorted
     return quantiles.amin(0).mean()
 
 
+def risk_scale(quantiles: Tensor) -> Tensor:  # quantiles [E, B, K] -> [], no gradient
+    r"""``stopgrad((1/B) Σ_b |(1/K) Σ_k min_e Z_e(s_b, a_b; g(u_k))|)``: the batch's mean absolute per-state risk, the
+    divisor of RADAC's ``normalize_risk`` option (an adaptation: Diffusion-QL divides its Q term by ``E|Q|`` the same
+    way, ``agents/ql_diffusion.py``; RAMAC's released code does not normalise, research note §1.2)."""
+    if quantiles.dim() != 3:
+        raise ValueError(f"quantiles must be [E, B, K], got {tuple(quantiles.shape)}")
+    return quantiles.detach().amin(0).mean(-1).abs().mean()
+
+
 def scheduled_risk_weight(iteration: int, risk_weight: float, warmup_iterations: int, ramp_iterations: int) -> float:
     """Risk weight after warm-up: 0 before ``warmup_iterations``, then a linear ramp to ``risk_weight``.
 
