@@ -70,19 +70,27 @@ def test_defaults_are_the_released_values():
     assert inspect.signature(OfflineDataModule).parameters["batch_size"].default == 256
 
 
-def test_risk_term_wiring_inside_update():
-    """The actor's risk term reads the critic *after* its step, at levels g(u) = alpha u in [0, alpha), with the
-    critic weights detached, and its weight follows the warm-up."""
-    model = tiny_radac(risk_weight=0.3, risk_warmup_iterations=2, cvar_alpha=0.25, n_quantiles=64)
+def record_critic_calls(model) -> list[dict]:
+    """Wrap ``model.critic.forward``; each call appends its levels, whether the weights were detached, the critic's
+    parameters at the call and its output."""
     calls = []
     forward = model.critic.forward
 
     def recording(obs, actions, taus, detach_params=False):
-        calls.append({"taus": taus.detach().clone(), "detach": detach_params,
+        out = forward(obs, actions, taus, detach_params)
+        calls.append({"taus": taus.detach().clone(), "detach": detach_params, "out": out.detach().float(),
                       "params": [p.detach().clone() for p in model.critic.parameters()]})
-        return forward(obs, actions, taus, detach_params)
+        return out
 
     model.critic.forward = recording
+    return calls
+
+
+def test_risk_term_wiring_inside_update():
+    """The actor's risk term reads the critic *after* its step, at levels g(u) = alpha u in [0, alpha), with the
+    critic weights detached, and its weight follows the warm-up."""
+    model = tiny_radac(risk_weight=0.3, risk_warmup_iterations=2, cvar_alpha=0.25, n_quantiles=64)
+    calls = record_critic_calls(model)
     weights = []
     update = model.update
 
@@ -112,22 +120,14 @@ def test_normalize_risk_divides_the_risk_term_by_the_batch_mean_absolute_risk():
     from ramac.objectives.risk import risk_scale
 
     model = tiny_radac(risk_weight=0.3, risk_warmup_iterations=0, normalize_risk=True)
-    outputs = []
-    forward = model.critic.forward
-
-    def recording(obs, actions, taus, detach_params=False):
-        out = forward(obs, actions, taus, detach_params)
-        outputs.append((detach_params, out.detach().float()))
-        return out
-
-    model.critic.forward = recording
+    calls = record_critic_calls(model)
     checked = []
     update = model.update
 
     def capture(batch, generator):
-        start = len(outputs)
+        start = len(calls)
         metrics = update(batch, generator)
-        risk_quantiles = next(out for detach, out in outputs[start:] if detach)  # the risk call, before the data's
+        risk_quantiles = next(c["out"] for c in calls[start:] if c["detach"])  # the risk call, before the data's
         scale = risk_scale(risk_quantiles)
         assert float(scale) == pytest.approx(float(risk_quantiles.amin(0).mean(-1).abs().mean()))
         risk, bc = metrics["train/actor/risk"], metrics["train/actor/bc_loss"]
