@@ -86,20 +86,30 @@ def record_critic_calls(model) -> list[dict]:
     return calls
 
 
+def check_each_update(model, check) -> None:
+    """Wrap ``model.update`` so that ``check(metrics)`` runs after every iteration's update."""
+    update = model.update
+
+    def checked(batch, generator):
+        metrics = update(batch, generator)
+        check(metrics)
+        return metrics
+
+    model.update = checked
+
+
 def test_risk_term_wiring_inside_update():
     """The actor's risk term reads the critic *after* its step, at levels g(u) = alpha u in [0, alpha), with the
     critic weights detached, and its weight follows the warm-up."""
     model = tiny_radac(risk_weight=0.3, risk_warmup_iterations=2, cvar_alpha=0.25, n_quantiles=64)
     calls = record_critic_calls(model)
     weights = []
-    update = model.update
 
-    def capture(batch, generator):
-        start = len(calls)
-        metrics = update(batch, generator)
+    def check(metrics):
         weights.append(float(metrics["train/actor/risk_weight"]))
         after = [p.detach().clone() for p in model.critic.parameters()]
-        critic_call, risk_call, data_call = calls[start:]  # the third: the logged risk at the data's actions
+        critic_call, risk_call, data_call = calls  # the third: the logged risk at the data's actions
+        calls.clear()
         assert torch.equal(data_call["taus"], risk_call["taus"]) and data_call["detach"]
         assert not critic_call["detach"] and risk_call["detach"]
         assert all(torch.equal(a, b) for a, b in zip(risk_call["params"], after, strict=True))  # after the step
@@ -107,9 +117,8 @@ def test_risk_term_wiring_inside_update():
         assert (risk_call["taus"] >= 0).all() and (risk_call["taus"] < 0.25).all()
         assert risk_call["taus"].max() > 0.2  # spread over [0, alpha), not squeezed
         assert (critic_call["taus"] > 0.25).any()  # the critic's own levels span (0, 1)
-        return metrics
 
-    model.update = capture
+    check_each_update(model, check)
     quiet_trainer(max_steps=5).fit(model, datamodule=TinyData())
     assert weights == pytest.approx([0.0, 0.0, 0.0, 0.3, 0.3])  # off through the warm-up (and its last iteration)
 
@@ -122,12 +131,10 @@ def test_normalize_risk_divides_the_risk_term_by_the_batch_mean_absolute_risk():
     model = tiny_radac(risk_weight=0.3, risk_warmup_iterations=0, normalize_risk=True)
     calls = record_critic_calls(model)
     checked = []
-    update = model.update
 
-    def capture(batch, generator):
-        start = len(calls)
-        metrics = update(batch, generator)
-        risk_quantiles = next(c["out"] for c in calls[start:] if c["detach"])  # the risk call, before the data's
+    def check(metrics):
+        risk_quantiles = next(c["out"] for c in calls if c["detach"])  # the risk call, before the data's
+        calls.clear()
         scale = risk_scale(risk_quantiles)
         assert float(scale) == pytest.approx(float(risk_quantiles.amin(0).mean(-1).abs().mean()))
         risk, bc = metrics["train/actor/risk"], metrics["train/actor/bc_loss"]
@@ -135,9 +142,8 @@ def test_normalize_risk_divides_the_risk_term_by_the_batch_mean_absolute_risk():
         assert float(metrics["train/actor/loss"]) == pytest.approx(float(bc - weight * risk / scale), rel=1e-5)
         assert abs(float(scale) - 1.0) > 1e-3  # so the plain term would differ
         checked.append(weight)
-        return metrics
 
-    model.update = capture
+    check_each_update(model, check)
     quiet_trainer(max_steps=3).fit(model, datamodule=TinyData())
     assert checked == pytest.approx([0.0, 0.3, 0.3])
 
@@ -168,14 +174,8 @@ def test_the_critics_risk_at_the_data_is_logged_beside_the_policys():
     torch.manual_seed(0)
     model = tiny_radac()
     seen = []
-    update = model.update
-
-    def capture(batch, generator):
-        metrics = update(batch, generator)
-        seen.append(("train/critic/risk_at_data" in metrics, "train/actor/risk" in metrics))
-        return metrics
-
-    model.update = capture
+    check_each_update(model, lambda metrics: seen.append(("train/critic/risk_at_data" in metrics,
+                                                          "train/actor/risk" in metrics)))
     quiet_trainer(max_steps=4, log_every_n_steps=2).fit(model, datamodule=TinyData())
     assert [logged for logged, _ in seen] == [False, True, False, True]
     assert all(risk for _, risk in seen[1:])  # weight 0 at iteration 0 (no ramp): no risk term and not logged
