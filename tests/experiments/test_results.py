@@ -43,7 +43,8 @@ def test_the_bandit_tables_are_the_report_of_the_committed_runs(sweeps):
     assert by_column_table(bandit_rows(rows), BANDIT_METRICS, 3) in readme_results()
 
 
-@pytest.mark.parametrize("sweeps", [("hopper-pilot",), ("hopper-study", "hopper-study-radac")])
+@pytest.mark.parametrize("sweeps", [("hopper-pilot",),
+                                    ("hopper-study", "hopper-study-radac", "hopper-study-radac-normalized")])
 def test_the_hopper_tables_are_the_report_of_the_committed_runs(sweeps):
     rows = rows_of(*sweeps)
     table1 = markdown_table([r for r in rows if r["metric"] in dict(METRICS)], METRICS, 2)
