@@ -10,7 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ramac.experiments.report import ReportError, find_runs, lower_tail_mean, table_rows, write_report
+from ramac.experiments.report import (
+    ReportError,
+    find_runs,
+    lower_tail_mean,
+    seed_rows,
+    seed_table,
+    table_rows,
+    write_report,
+)
 
 # three seeds of 10 episodes each for one algorithm, two seeds for another
 RETURNS = {
@@ -106,6 +114,29 @@ def test_paper_protocol_cvar_uses_the_first_ten_episodes(tmp_path):
     assert rows["cvar_first10"]["mean"] == pytest.approx((3 + 7) / 2)
     assert rows["cvar_first10"]["episodes_per_seed"] == 10
     assert rows["cvar_per_seed"]["mean"] == pytest.approx((-45 + 7) / 2)
+
+
+def test_each_runs_curve_and_final_evaluation(tmp_path):
+    make_run(tmp_path, "bc", 0, [4.0, -2.0, 6.0], 0.05)
+    folder = tmp_path / "hopper-medium-expert" / "bc" / "default" / "seed0"
+    content = json.loads((folder / "eval.json").read_text())
+    first = {"iteration": 1000.0, "return_mean": 7.25, "returns": [7.0, 7.5], "episode_length": 12.0}
+    content["history"] = [first, {**content["history"][-1], "episode_length": 30.5}]
+    (folder / "eval.json").write_text(json.dumps(content))
+    make_run(tmp_path, "bc", 1, [1.0, 3.0], 0.2)  # evaluated at 2000 only: the schedules differ
+    runs, _ = find_runs([str(tmp_path)])
+    rows = seed_rows(runs)
+    assert [(r["seed"], r["iteration"]) for r in rows] == [(0, 1000), (0, 2000), (1, 2000)]
+    assert rows[1]["cvar"] == -2.0 and rows[1]["return_mean"] == pytest.approx(8 / 3)
+    assert rows[0]["cvar_first10"] == 7.0 and math.isnan(rows[0]["ood_action_rate"])
+    table = seed_table(rows)
+    assert "| hopper-medium-expert | bc | 0 | 1k 7.2, 2k 2.7 | 2.7 | -2.0 | -2.0 | 0.050 | 30.5 |" in table
+    assert "| hopper-medium-expert | bc | 1 | 2k 2.0 | 2.0 | 1.0 | 1.0 | 0.200 | — |" in table
+    # one schedule for every run: named once in the header
+    assert "| return at 2k |" in seed_table([r for r in rows if r["iteration"] == 2000])
+    paths = write_report(runs, [], str(tmp_path / "report"))
+    assert Path(paths["seeds.md"]).read_text().strip() == table
+    assert Path(paths["seeds.csv"]).read_text().startswith("task,column,seed,iteration,return_mean")
 
 
 def make_bandit_run(root, algo: str, seed: int, weight: float, rewards: list[float], shares: list[float],

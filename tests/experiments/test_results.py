@@ -16,6 +16,8 @@ from ramac.experiments.report import (
     by_column_table,
     find_runs,
     markdown_table,
+    seed_rows,
+    seed_table,
     table_rows,
 )
 
@@ -28,12 +30,15 @@ def readme_results() -> str:
     return text[text.index("## Results"):text.index("## Status")]
 
 
-def rows_of(*sweeps: str) -> list[dict]:
+def runs_of(*sweeps: str) -> list:
     folders = [os.path.join(REPO, "results", "sweeps", s) for s in sweeps]
     if not all(os.path.isdir(f) for f in folders):
         pytest.skip(f"results not committed: {sweeps}")
-    runs, _ = find_runs(folders)
-    return table_rows(runs)
+    return find_runs(folders)[0]
+
+
+def rows_of(*sweeps: str) -> list[dict]:
+    return table_rows(runs_of(*sweeps))
 
 
 @pytest.mark.parametrize("sweeps", [("bandit-study", "bandit-released-pairing"),  # every algorithm
@@ -50,6 +55,11 @@ def test_the_hopper_tables_are_the_report_of_the_committed_runs(sweeps):
     table1 = markdown_table([r for r in rows if r["metric"] in dict(METRICS)], METRICS, 2)
     table2 = markdown_table([r for r in rows if r["metric"] == "ood"], OOD_METRICS, 3)
     assert table1 in readme_results() and table2 in readme_results()
+
+
+def test_the_studys_per_run_table_is_the_report_of_the_committed_runs():
+    runs = runs_of("hopper-study", "hopper-study-radac", "hopper-study-radac-normalized")
+    assert seed_table(seed_rows(runs)) in readme_results()
 
 
 def test_the_reference_table_is_the_committed_runs_metrics():

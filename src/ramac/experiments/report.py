@@ -373,8 +373,56 @@ def latex_table(rows: list[dict[str, Any]], metrics: tuple[tuple[str, str], ...]
     return "\n".join(lines)
 
 
+SEED_COLUMNS = (("return_mean", "return mean", 1), ("cvar", "CVaR₀.₁", 1), ("cvar_first10", "worst of the first 10", 1),
+                ("ood_action_rate", "OOD rate", 3), ("episode_length", "episode length", 1))
+
+
+def _thousands(iteration: float) -> str:
+    return f"{iteration / 1000:g}k"
+
+
+def seed_rows(runs: list[Run]) -> list[dict[str, Any]]:
+    """Long-format learning curves: one row per (locomotion run, evaluation) with the evaluation's return mean,
+    CVaR₀.₁ (over its episodes; over the first 10 too), OOD rate and mean episode length (``nan`` where the
+    evaluation did not record it)."""
+    rows = []
+    for (task, column), members in sorted(groups([r for r in runs if r.env_id is not None]).items()):
+        for run in members:
+            for entry in run.history:
+                returns = entry.get("returns") or []
+                rows.append({"task": task, "column": column, "seed": run.seed, "iteration": int(entry["iteration"]),
+                             "return_mean": float(entry["return_mean"]),
+                             "cvar": lower_tail_mean(returns) if returns else math.nan,
+                             "cvar_first10": lower_tail_mean(returns[:PAPER_EPISODES]) if returns else math.nan,
+                             **{key: float(entry.get(key, math.nan))
+                                for key in ("ood_action_rate", "episode_length")}})
+    return rows
+
+
+def seed_table(rows: list[dict[str, Any]]) -> str:
+    """One line per run: its return at each evaluation (the learning curve), then its final evaluation's
+    :data:`SEED_COLUMNS`. Where every run was evaluated at the same iterations the header names them once."""
+    runs: dict[tuple[str, str, int], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        runs[(row["task"], row["column"], row["seed"])].append(row)
+    schedules = {tuple(r["iteration"] for r in curve) for curve in runs.values()}
+    shared = schedules.pop() if len(schedules) == 1 else None
+    curve_label = ("return at " + ", ".join(map(_thousands, shared))) if shared else "return at each evaluation"
+    lines = ["| task | algorithm | seed | " + curve_label + " | " + " | ".join(c[1] for c in SEED_COLUMNS) + " |",
+             "|---|---|---|---|" + "---|" * len(SEED_COLUMNS)]
+    for (task, column, seed), curve in runs.items():
+        points = ", ".join(("" if shared else f"{_thousands(r['iteration'])} ") + f"{r['return_mean']:.1f}"
+                           for r in curve)
+        last = curve[-1]
+        values = " | ".join("—" if math.isnan(last[key]) else f"{last[key]:.{digits}f}"
+                            for key, _, digits in SEED_COLUMNS)
+        lines.append(f"| {task} | {column} | {seed} | {points} | {values} |")
+    return "\n".join(lines)
+
+
 def write_report(runs: list[Run], problems: list[tuple[str, str]], out: str) -> dict[str, str]:
-    """Tables (``table1``/``table2``/``scores``/``bandit`` as .md/.csv/.tex) and ``report.md`` into ``out``; returns
+    """Tables (``table1``/``table2``/``scores``/``bandit`` as .md/.csv/.tex; ``seeds``, each locomotion run's curve,
+    as .md/.csv) and ``report.md`` into ``out``; returns
     the paths (the figures: :func:`ramac.experiments.figures.write_figures`)."""
     os.makedirs(out, exist_ok=True)
     rows = table_rows(runs)
@@ -397,11 +445,21 @@ def write_report(runs: list[Run], problems: list[tuple[str, str]], out: str) -> 
             writer = csv.DictWriter(handle, fieldnames=list(selected[0]))
             writer.writeheader()
             writer.writerows(selected)
+    curves = seed_rows(runs)
+    if curves:
+        paths["seeds.md"], paths["seeds.csv"] = os.path.join(out, "seeds.md"), os.path.join(out, "seeds.csv")
+        with open(paths["seeds.md"], "w") as handle:
+            handle.write(seed_table(curves) + "\n")
+        with open(paths["seeds.csv"], "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(curves[0]))
+            writer.writeheader()
+            writer.writerows(curves)
     paths["report.md"] = os.path.join(out, "report.md")
     with open(paths["report.md"], "w") as handle:
         handle.write(provenance(runs, problems) + "\n\n")
         for name, title in (("table1", "Return: mean and CVaR₀.₁"), ("table2", "OOD action rate"),
-                            ("scores", "Normalised score"), ("bandit", "Bandit: where the sampled actions fall")):
+                            ("scores", "Normalised score"), ("bandit", "Bandit: where the sampled actions fall"),
+                            ("seeds", "Each run: its learning curve and final evaluation")):
             if f"{name}.md" in paths:
                 with open(paths[f"{name}.md"]) as table:
                     handle.write(f"## {title}\n\n{table.read()}\n")
