@@ -71,3 +71,20 @@ def test_the_reference_table_is_the_committed_runs_metrics():
     if not os.path.isdir(os.path.join(REPO, RUN)):
         pytest.skip("the reference run is not committed")
     assert table(os.path.join(REPO, RUN)) in readme_results()
+
+
+def test_the_normalised_pilots_resumed_run_equals_its_uninterrupted_rerun():
+    """The normalised pilot was stopped and resumed from ``last.ckpt``; the study's normalised column reruns the
+    same config and seed uninterrupted (README "The study"): their every evaluation must agree to the last bit."""
+    pilot = os.path.join(REPO, "results", "sweeps", "hopper-pilot-normalized", "hopper-medium-expert", "radac",
+                         "risk_weight=1.0", "seed0")
+    rerun = os.path.join(REPO, "results", "sweeps", "hopper-study-radac-normalized", "hopper-medium-expert", "radac",
+                         "normalize_risk=True", "seed0")
+    if not all(os.path.isfile(os.path.join(f, "done.json")) for f in (pilot, rerun)):
+        pytest.skip("the uninterrupted rerun (the normalised column's seed 0) has not finished")
+    resumed = find_runs([pilot])[0][0]
+    uninterrupted = find_runs([rerun])[0][0]
+    assert len(resumed.history) == len(uninterrupted.history) == 6
+    for a, b in zip(resumed.history, uninterrupted.history, strict=True):
+        assert a["iteration"] == b["iteration"] and a["returns"] == b["returns"]
+        assert a["ood_action_rate"] == b["ood_action_rate"]
