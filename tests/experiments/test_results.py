@@ -73,18 +73,28 @@ def test_the_reference_table_is_the_committed_runs_metrics():
     assert table(os.path.join(REPO, RUN)) in readme_results()
 
 
-def test_the_normalised_pilots_resumed_run_equals_its_uninterrupted_rerun():
-    """The normalised pilot was stopped and resumed from ``last.ckpt``; the study's normalised column reruns the
-    same config and seed uninterrupted (README "The study"): their every evaluation must agree to the last bit."""
-    pilot = os.path.join(REPO, "results", "sweeps", "hopper-pilot-normalized", "hopper-medium-expert", "radac",
-                         "risk_weight=1.0", "seed0")
-    rerun = os.path.join(REPO, "results", "sweeps", "hopper-study-radac-normalized", "hopper-medium-expert", "radac",
-                         "normalize_risk=True", "seed0")
-    if not all(os.path.isfile(os.path.join(f, "done.json")) for f in (pilot, rerun)):
-        pytest.skip("the uninterrupted rerun (the normalised column's seed 0) has not finished")
-    resumed = find_runs([pilot])[0][0]
-    uninterrupted = find_runs([rerun])[0][0]
-    assert len(resumed.history) == len(uninterrupted.history) == 6
-    for a, b in zip(resumed.history, uninterrupted.history, strict=True):
-        assert a["iteration"] == b["iteration"] and a["returns"] == b["returns"]
-        assert a["ood_action_rate"] == b["ood_action_rate"]
+SAME_CELL_TWICE = [  # (run, the same config and seed run again elsewhere), as folders under results/sweeps
+    # the pilot's BC (evaluated every 2.5k) and the study's BC seed 0 (every 5k)
+    ("hopper-pilot/hopper-medium-expert/bc/default/seed0", "hopper-study/hopper-medium-expert/bc/default/seed0"),
+    # the pilot's faster-critic-and-target arm and the study's standard-pairing seed 0
+    ("hopper-pilot/hopper-medium-expert/radac/critic_lr=0.0003,target_update_rate=0.05/seed0",
+     "hopper-study-radac/hopper-medium-expert/radac/quantile_pairing=standard/seed0"),
+    # the normalised pilot, stopped and resumed from last.ckpt, and the study column's uninterrupted seed 0
+    ("hopper-pilot-normalized/hopper-medium-expert/radac/risk_weight=1.0/seed0",
+     "hopper-study-radac-normalized/hopper-medium-expert/radac/normalize_risk=True/seed0"),
+]
+
+
+@pytest.mark.parametrize(("first", "second"), SAME_CELL_TWICE)
+def test_a_cell_run_twice_evaluates_the_same_to_the_last_bit(first, second):
+    """Runs are bitwise reproducible on CPU, across a resume and whatever the evaluation schedule (README "The
+    study"): at every iteration both evaluated, the same episode returns and OOD rate."""
+    folders = [os.path.join(REPO, "results", "sweeps", f) for f in (first, second)]
+    if not all(os.path.isfile(os.path.join(f, "done.json")) for f in folders):
+        pytest.skip(f"not both finished: {first}, {second}")
+    histories = [{e["iteration"]: e for e in find_runs([f])[0][0].history} for f in folders]
+    shared = sorted(set(histories[0]) & set(histories[1]))
+    assert len(shared) == 6
+    for iteration in shared:
+        a, b = histories[0][iteration], histories[1][iteration]
+        assert a["returns"] == b["returns"] and a["ood_action_rate"] == b["ood_action_rate"], iteration
