@@ -139,6 +139,24 @@ def test_each_runs_curve_and_final_evaluation(tmp_path):
     assert Path(paths["seeds.csv"]).read_text().startswith("task,column,seed,iteration,return_mean")
 
 
+def test_learning_curves_of_the_mean_and_the_cvar(tmp_path):
+    pytest.importorskip("matplotlib")
+    from ramac.experiments.figures import _evaluation_cvar, write_figures
+
+    # an evaluation's CVaR₀.₁: of its episodes where kept (the worst of 10), else the value it logged
+    assert _evaluation_cvar({"returns": [3.0, -1.0] + [5.0] * 8, "return_cvar_0.1": 99.0}) == -1.0
+    assert _evaluation_cvar({"return_mean": 4.0, "return_cvar_0.1": 2.5}) == 2.5
+    for seed in (0, 1):
+        make_run(tmp_path, "bc", seed, [4.0, -2.0, 6.0], 0.05)
+        folder = tmp_path / "hopper-medium-expert" / "bc" / "default" / f"seed{seed}"
+        content = json.loads((folder / "eval.json").read_text())
+        content["history"].insert(0, {"iteration": 1000.0, "return_mean": 1.0, "return_cvar_0.1": -3.0})
+        (folder / "eval.json").write_text(json.dumps(content))
+    runs, _ = find_runs([str(tmp_path)])
+    figures = write_figures(runs, table_rows(runs), str(tmp_path / "report"))
+    assert Path(figures["curves_hopper-medium-expert"]).stat().st_size > 0
+
+
 def make_bandit_run(root, algo: str, seed: int, weight: float, rewards: list[float], shares: list[float],
                     grid: dict | None = None) -> None:
     folder = root / "bandit" / algo / ("default" if not grid else "grid") / f"seed{seed}"

@@ -3,6 +3,7 @@ killed with SIGKILL while runs are in flight, restarted, and ending with the res
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -25,6 +26,28 @@ def ray_session():
     ray = pytest.importorskip("ray")
     yield
     ray.shutdown()
+
+
+def kill_session(session: int) -> None:
+    """SIGKILL every process of one session (Linux ``/proc``) until none is left alive: the sweep's driver, the Ray
+    daemons it started (its process group) and Ray's workers (their own groups, the same session). Not ``ray stop``,
+    which would also stop any other Ray on the machine, e.g. a study running beside the tests."""
+    for _ in range(100):
+        alive = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (comm)": state, ppid, pgrp, session
+            except OSError:
+                continue
+            if int(fields[3]) == session and fields[0] != "Z":
+                alive.append(int(stat.parent.name))
+        if not alive:
+            return
+        for pid in alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.1)
+    raise RuntimeError(f"processes of session {session} survived SIGKILL")
 
 
 def sweep_file(tmp_path, name: str, body: str) -> str:
@@ -166,9 +189,8 @@ set:
         if len(running) >= 2:
             break
         time.sleep(0.5)
-    os.killpg(process.pid, signal.SIGKILL)
+    kill_session(process.pid)  # a new session: its id is the driver's pid
     process.wait()
-    subprocess.run(["ray", "stop", "--force"], capture_output=True)
     assert len(running) >= 2
     assert not all(os.path.exists(os.path.join(c.folder, "done.json")) for c in sweep.cells())
     subprocess.run([*command, killed], check=True, env=env, capture_output=True, timeout=1200)

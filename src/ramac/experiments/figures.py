@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ramac.experiments.report import TRACED, Run, Summary, groups, summarise
+from ramac.experiments.report import TRACED, Run, Summary, groups, lower_tail_mean, summarise
 
 
 def _pyplot():
@@ -26,6 +26,16 @@ def _save(fig, path: str) -> str:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fig.savefig(path, dpi=90)
     return path
+
+
+def _evaluation_mean(entry: dict[str, Any]) -> float:
+    return float(entry["return_mean"])
+
+
+def _evaluation_cvar(entry: dict[str, Any]) -> float:
+    """CVaR₀.₁ of one evaluation: of its episodes' returns where kept, else the value it logged."""
+    returns = entry.get("returns")
+    return lower_tail_mean(returns) if returns else float(entry["return_cvar_0.1"])
 
 
 def write_figures(runs: list[Run], rows: list[dict[str, Any]], out: str) -> dict[str, str]:
@@ -52,22 +62,28 @@ def write_figures(runs: list[Run], rows: list[dict[str, Any]], out: str) -> dict
         ax.legend()
         paths[f"bars_{task}"] = _save(fig, os.path.join(out, "figures", f"bars_{task}.png"))
         plt.close(fig)
-        # Learning curves, where runs evaluated more than once.
+        # Learning curves, where runs evaluated more than once: the return's mean and CVaR₀.₁ at each evaluation.
         curves = {n: m for n, m in columns.items() if all(len(r.history) > 1 for r in m)}
         if curves:
-            fig, ax = plt.subplots(figsize=(6, 3.6), constrained_layout=True)
-            for name, members in sorted(curves.items()):
+            fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), constrained_layout=True, sharex=True)
+            for index_, name in enumerate(names):  # the diagnostics figure's colours
+                if name not in curves:
+                    continue
+                members = curves[name]
                 length = min(len(r.history) for r in members)
                 iterations = [members[0].history[i]["iteration"] for i in range(length)]
-                values = np.array([[r.history[i]["return_mean"] for i in range(length)] for r in members])
-                summaries = [summarise(list(values[:, i])) for i in range(length)]
-                ax.plot(iterations, [s.mean for s in summaries], label=name)
-                if len(members) > 1:
-                    ax.fill_between(iterations, [s.t_low for s in summaries], [s.t_high for s in summaries],
-                                    alpha=0.2)
-            ax.set(xlabel="iteration", ylabel="return")
-            ax.set_title(f"{task}: evaluation return during training\n(mean over seeds, 95 % t interval)", fontsize=10)
-            ax.legend()
+                for ax, value in ((axes[0], _evaluation_mean), (axes[1], _evaluation_cvar)):
+                    values = np.array([[value(r.history[i]) for i in range(length)] for r in members])
+                    summaries = [summarise(list(values[:, i])) for i in range(length)]
+                    ax.plot(iterations, [s.mean for s in summaries], marker="o", ms=3, color=f"C{index_}",
+                            label=f"{name} ({len(members)} seed{'s' if len(members) > 1 else ''})")
+                    if len(members) > 1:
+                        ax.fill_between(iterations, [s.t_low for s in summaries], [s.t_high for s in summaries],
+                                        color=f"C{index_}", alpha=0.15)
+            axes[0].set(xlabel="iteration", ylabel="return", title="return mean")
+            axes[1].set(xlabel="iteration", ylabel="return", title="CVaR₀.₁ of the evaluation's episodes")
+            fig.suptitle(f"{task}: evaluation during training (mean over seeds, 95 % t interval)", fontsize=11)
+            axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
             paths[f"curves_{task}"] = _save(fig, os.path.join(out, "figures", f"curves_{task}.png"))
             plt.close(fig)
         # Diagnostics: the critic's risk estimate at the policy's against at the data's actions during training (the
