@@ -4,6 +4,7 @@ killed with SIGKILL while runs are in flight, restarted, and ending with the res
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -121,6 +122,19 @@ set:
     assert [sum(v is not None for v in states.values()) for states in seen] == [0, 1, 2]
     assert len(results(sweep)) == 2
     assert [o.status for o in run_sweep(sweep, CONF, serial=True)] == ["skipped", "skipped"]
+
+
+def test_a_cell_another_process_runs_is_left_to_it(tmp_path):
+    sweep = load_sweep(sweep_file(tmp_path, "twice", "algos: [bc]\nseeds: [0]\nset:\n  trainer.max_steps: 10\n"), CONF)
+    cell = sweep.cells()[0]
+    os.makedirs(cell.folder)
+    with open(os.path.join(cell.folder, "running.lock"), "a") as held:  # another sweep, mid-run
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        (outcome,) = run_sweep(sweep, CONF, serial=True)
+    assert outcome.status == "busy" and "running.lock" in outcome.log_tail
+    assert not os.path.exists(os.path.join(cell.folder, "run.log"))  # nothing started, nothing written
+    Path(cell.folder, "done.json").write_text("{}")  # the lock is free again: the cell is judged as usual
+    assert [o.status for o in run_sweep(sweep, CONF, serial=True)] == ["skipped"]
 
 
 def test_a_failing_run_is_reported_and_does_not_stop_the_others(tmp_path, ray_session):

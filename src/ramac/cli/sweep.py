@@ -20,7 +20,7 @@ from ramac.experiments.spec import Cell, Sweep, load_sweep
 
 def _view(sweep: Sweep, cells: list[Cell], states: dict[str, CellOutcome | None], start: float) -> Group:
     running = [c for c in cells if states[c.label] is None and os.path.isfile(os.path.join(c.folder, "running.json"))]
-    counts = {"done": 0, "skipped": 0, "failed": 0}
+    counts = {"done": 0, "skipped": 0, "failed": 0, "busy": 0}
     for outcome in states.values():
         if outcome is not None:
             counts[outcome.status] += 1
@@ -28,6 +28,7 @@ def _view(sweep: Sweep, cells: list[Cell], states: dict[str, CellOutcome | None]
     summary = Table.grid(padding=(0, 2))
     summary.add_row(f"[bold]{sweep.name}[/]", f"done {counts['done'] + counts['skipped']}"
                     f" ({counts['skipped']} before)", f"running {len(running)}", f"[red]failed {counts['failed']}[/]",
+                    *([f"[yellow]run elsewhere {counts['busy']}[/]"] if counts["busy"] else []),
                     f"queued {queued}", f"{time.time() - start:.0f} s")
     table = Table("running cell", "iteration", "ETA", box=None)
     for cell in running:
@@ -74,7 +75,9 @@ def main(argv: list[str]) -> None:
     for outcome in failed:
         console.print(f"[red]failed[/] {outcome.label} ({outcome.folder}):\n{outcome.log_tail}", markup=True,
                       highlight=False)
-    console.print(f"{len(outcomes) - len(failed)} of {len(outcomes)} runs finished; "
-                  f"report: ramac report {sweep.folder}")
+    for outcome in (o for o in outcomes if o.status == "busy"):
+        console.print(f"[yellow]run elsewhere[/] {outcome.label}: {outcome.log_tail}", markup=True, highlight=False)
+    finished = sum(o.status in ("done", "skipped") for o in outcomes)
+    console.print(f"{finished} of {len(outcomes)} runs finished; report: ramac report {sweep.folder}")
     if failed:
         raise SystemExit(1)

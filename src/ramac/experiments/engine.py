@@ -16,6 +16,7 @@ log and does not stop the others.
 from __future__ import annotations
 
 import csv
+import fcntl
 import glob
 import json
 import os
@@ -38,7 +39,7 @@ LOG_TAIL_LINES = 15
 class CellOutcome:
     label: str
     folder: str
-    status: str  # done | skipped | failed
+    status: str  # done | skipped | failed | busy (run by another process)
     seconds: float = 0.0
     log_tail: str = ""
 
@@ -83,10 +84,24 @@ def compose_config(cell: Cell, sweep: Sweep, conf_dir: str, python: str, env: di
 
 
 def run_cell(cell: Cell, sweep: Sweep, conf_dir: str, python: str, threads: int) -> CellOutcome:
-    """Run (or resume, or skip) one cell in a fresh ``ramac fit`` process; never raises for a failed run."""
+    """Run (or resume, or skip) one cell in a fresh ``ramac fit`` process; never raises for a failed run. A cell
+    another process is running (it holds the cell's ``running.lock``: a second sweep over the same folders) is left
+    to it, status ``busy``: two processes writing one checkpoint would corrupt it. The lock is ``flock``'s: it dies
+    with the last process holding it (the sweep's and the run it started), so a killed sweep leaves none behind (on
+    a cluster, the shared file system must support ``flock``)."""
     os.makedirs(cell.folder, exist_ok=True)
     done_path = os.path.join(cell.folder, "done.json")
     if os.path.isfile(done_path):
+        return CellOutcome(cell.label, cell.folder, "skipped")
+    lock = open(os.path.join(cell.folder, "running.lock"), "a")  # noqa: SIM115 (held until the run ends)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        return CellOutcome(cell.label, cell.folder, "busy", log_tail=f"{cell.folder}: another process holds "
+                           "running.lock (running.json names it); left to it")
+    if os.path.isfile(done_path):  # finished by that other process just before the lock was free
+        lock.close()
         return CellOutcome(cell.label, cell.folder, "skipped")
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     log_path = os.path.join(cell.folder, "run.log")
@@ -108,7 +123,8 @@ def run_cell(cell: Cell, sweep: Sweep, conf_dir: str, python: str, threads: int)
             log.flush()
             code = subprocess.run([python, "-m", "ramac", "fit", "--config", config_path,
                                    "--trainer.enable_progress_bar", "false", *resume],
-                                  stdout=log, stderr=subprocess.STDOUT, env=env).returncode
+                                  stdout=log, stderr=subprocess.STDOUT, env=env,
+                                  pass_fds=(lock.fileno(),)).returncode  # the run holds the lock too
         results = [name for name in RESULT_FILES if os.path.isfile(os.path.join(cell.folder, name))]
         if code != 0 or not results:
             reason = f"exit code {code}" if code != 0 else f"no result file ({' or '.join(RESULT_FILES)})"
@@ -121,6 +137,7 @@ def run_cell(cell: Cell, sweep: Sweep, conf_dir: str, python: str, threads: int)
     finally:
         if os.path.exists(os.path.join(cell.folder, "running.json")):
             os.remove(os.path.join(cell.folder, "running.json"))
+        lock.close()  # releases the lock
 
 
 def progress(cell: Cell) -> tuple[int, int | None]:
