@@ -141,11 +141,12 @@ def test_each_runs_curve_and_final_evaluation(tmp_path):
 
 def test_learning_curves_of_the_mean_and_the_cvar(tmp_path):
     pytest.importorskip("matplotlib")
-    from ramac.experiments.figures import _evaluation_cvar, write_figures
+    from ramac.experiments.figures import write_figures
+    from ramac.experiments.report import evaluation_cvar
 
     # an evaluation's CVaR₀.₁: of its episodes where kept (the worst of 10), else the value it logged
-    assert _evaluation_cvar({"returns": [3.0, -1.0] + [5.0] * 8, "return_cvar_0.1": 99.0}) == -1.0
-    assert _evaluation_cvar({"return_mean": 4.0, "return_cvar_0.1": 2.5}) == 2.5
+    assert evaluation_cvar({"returns": [3.0, -1.0] + [5.0] * 8, "return_cvar_0.1": 99.0}) == -1.0
+    assert evaluation_cvar({"return_mean": 4.0, "return_cvar_0.1": 2.5}) == 2.5
     for seed in (0, 1):
         make_run(tmp_path, "bc", seed, [4.0, -2.0, 6.0], 0.05)
         folder = tmp_path / "hopper-medium-expert" / "bc" / "default" / f"seed{seed}"

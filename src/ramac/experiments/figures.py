@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ramac.experiments.report import TRACED, Run, Summary, groups, lower_tail_mean, summarise
+from ramac.experiments.report import TRACED, Run, Summary, evaluation_cvar, groups, summarise
 
 
 def _pyplot():
@@ -30,12 +30,6 @@ def _save(fig, path: str) -> str:
 
 def _evaluation_mean(entry: dict[str, Any]) -> float:
     return float(entry["return_mean"])
-
-
-def _evaluation_cvar(entry: dict[str, Any]) -> float:
-    """CVaR₀.₁ of one evaluation: of its episodes' returns where kept, else the value it logged."""
-    returns = entry.get("returns")
-    return lower_tail_mean(returns) if returns else float(entry["return_cvar_0.1"])
 
 
 def write_figures(runs: list[Run], rows: list[dict[str, Any]], out: str) -> dict[str, str]:
@@ -72,7 +66,7 @@ def write_figures(runs: list[Run], rows: list[dict[str, Any]], out: str) -> dict
                 members = curves[name]
                 length = min(len(r.history) for r in members)
                 iterations = [members[0].history[i]["iteration"] for i in range(length)]
-                for ax, value in ((axes[0], _evaluation_mean), (axes[1], _evaluation_cvar)):
+                for ax, value in ((axes[0], _evaluation_mean), (axes[1], evaluation_cvar)):
                     values = np.array([[value(r.history[i]) for i in range(length)] for r in members])
                     summaries = [summarise(list(values[:, i])) for i in range(length)]
                     ax.plot(iterations, [s.mean for s in summaries], marker="o", ms=3, color=f"C{index_}",

@@ -381,6 +381,12 @@ def _thousands(iteration: float) -> str:
     return f"{iteration / 1000:g}k"
 
 
+def evaluation_cvar(entry: dict[str, Any]) -> float:
+    """CVaR₀.₁ of one evaluation: of its episodes' returns where kept, else the value it logged (``nan`` if none)."""
+    returns = entry.get("returns")
+    return lower_tail_mean(returns) if returns else float(entry.get("return_cvar_0.1", math.nan))
+
+
 def seed_rows(runs: list[Run]) -> list[dict[str, Any]]:
     """Long-format learning curves: one row per (locomotion run, evaluation) with the evaluation's return mean,
     CVaR₀.₁ (over its episodes; over the first 10 too), OOD rate and mean episode length (``nan`` where the
@@ -392,7 +398,7 @@ def seed_rows(runs: list[Run]) -> list[dict[str, Any]]:
                 returns = entry.get("returns") or []
                 rows.append({"task": task, "column": column, "seed": run.seed, "iteration": int(entry["iteration"]),
                              "return_mean": float(entry["return_mean"]),
-                             "cvar": lower_tail_mean(returns) if returns else math.nan,
+                             "cvar": evaluation_cvar(entry),
                              "cvar_first10": lower_tail_mean(returns[:PAPER_EPISODES]) if returns else math.nan,
                              **{key: float(entry.get(key, math.nan))
                                 for key in ("ood_action_rate", "episode_length")}})
