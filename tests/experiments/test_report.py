@@ -14,6 +14,7 @@ from ramac.experiments.report import (
     ReportError,
     find_runs,
     lower_tail_mean,
+    paired_rows,
     seed_rows,
     seed_table,
     table_rows,
@@ -30,11 +31,13 @@ RETURNS = {
 }
 
 
-def make_run(root, algo: str, seed: int, returns: list[float], ood: float) -> None:
-    folder = root / "hopper-medium-expert" / algo / "default" / f"seed{seed}"
+def make_run(root, algo: str, seed: int, returns: list[float], ood: float,
+             overrides: dict[str, str] | None = None) -> None:
+    variant = ",".join(f"{k}={v}" for k, v in (overrides or {}).items()) or "default"
+    folder = root / "hopper-medium-expert" / algo / variant / f"seed{seed}"
     folder.mkdir(parents=True)
     (folder / "cell.json").write_text(json.dumps({"task": "hopper-medium-expert", "algo": algo, "seed": seed,
-                                                  "overrides": {}}))
+                                                  "overrides": overrides or {}}))
     last = {"iteration": 2000.0, "return_mean": float(np.mean(returns)), "ood_action_rate": ood,
             "d4rl_normalized_score": 1.0, "returns": returns}
     (folder / "eval.json").write_text(json.dumps({"meta": {"env_id": "Hopper-v5"}, "history": [last]}))
@@ -137,6 +140,32 @@ def test_each_runs_curve_and_final_evaluation(tmp_path):
     paths = write_report(runs, [], str(tmp_path / "report"))
     assert Path(paths["seeds.md"]).read_text().strip() == table
     assert Path(paths["seeds.csv"]).read_text().startswith("task,column,seed,iteration,return_mean")
+
+
+def test_seed_paired_differences_within_an_algorithm(tmp_path):
+    pairing = "model.init_args.quantile_pairing"
+    released = {0: [10.0, 30.0], 1: [20.0, 20.0], 2: [5.0, 7.0]}
+    standard = {0: [0.0, 10.0], 1: [14.0, 16.0], 3: [1.0, 1.0]}  # seeds 0 and 1 in common with `released`
+    for seed, returns in released.items():
+        make_run(tmp_path, "radac", seed, returns, 0.1, {pairing: "released"})
+    for seed, returns in standard.items():
+        make_run(tmp_path, "radac", seed, returns, 0.3 + 0.1 * seed, {pairing: "standard"})
+    make_run(tmp_path, "bc", 0, [100.0, 100.0], 0.0)  # another algorithm: never paired
+    make_run(tmp_path, "bc", 1, [90.0, 90.0], 0.0)
+    runs, _ = find_runs([str(tmp_path)])
+    rows = {r["metric"]: r for r in paired_rows(runs)}
+    assert {r["column"] for r in paired_rows(runs)} == {
+        "radac[quantile_pairing=released] − radac[quantile_pairing=standard] (seeds 0, 1)"}
+    # return mean: seed 0 20 − 5 = 15, seed 1 20 − 15 = 5; mean 10, sd 5√2, se 5
+    assert rows["mean"]["mean"] == pytest.approx(10.0) and rows["mean"]["se"] == pytest.approx(5.0)
+    assert rows["mean"]["t_high"] - 10.0 == pytest.approx(12.706204736174698 * 5.0)  # t(0.975, 1)
+    # CVaR₀.₁ of 2 returns is the worse one: seed 0 10 − 0, seed 1 20 − 14
+    assert rows["cvar_per_seed"]["mean"] == pytest.approx(8.0) and rows["cvar_per_seed"]["n"] == 2
+    assert rows["ood"]["mean"] == pytest.approx(((0.1 - 0.3) + (0.1 - 0.4)) / 2)
+    paths = write_report(runs, [], str(tmp_path / "report"))
+    table = Path(paths["paired.md"]).read_text()
+    assert table.startswith("| task | difference | difference in return mean")
+    assert "| 10.000 ± 5.000 [-53.531, 73.531] |" in table
 
 
 def test_learning_curves_of_the_mean_and_the_cvar(tmp_path):

@@ -12,10 +12,12 @@ from ramac.experiments.report import (
     BANDIT_METRICS,
     METRICS,
     OOD_METRICS,
+    PAIRED_METRICS,
     bandit_rows,
     by_column_table,
     find_runs,
     markdown_table,
+    paired_rows,
     seed_rows,
     seed_table,
     table_rows,
@@ -61,6 +63,12 @@ def test_the_studys_per_run_table_is_the_report_of_the_committed_runs():
     runs = runs_of("hopper-study", "hopper-study-radac", "hopper-study-radac-normalized")
     assert seed_table(seed_rows(runs)) in readme_results()
 
+
+@pytest.mark.parametrize("sweeps", [("bandit-study", "bandit-released-pairing"),
+                                    ("hopper-study", "hopper-study-radac", "hopper-study-radac-normalized")])
+def test_the_seed_paired_differences_are_the_report_of_the_committed_runs(sweeps):
+    table = by_column_table(paired_rows(runs_of(*sweeps)), PAIRED_METRICS, 3, key_label="difference")
+    assert table in readme_results()
 
 def test_the_reference_table_is_the_committed_runs_metrics():
     sys.path.insert(0, os.path.join(REPO, "bench"))

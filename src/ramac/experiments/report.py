@@ -301,6 +301,42 @@ def table_rows(runs: list[Run]) -> list[dict[str, Any]]:
     return rows
 
 
+PAIRED_METRICS = (("mean", "difference in return mean (bandit: reward mean)"),
+                  ("cvar_per_seed", "difference in CVaR₀.₁ (per seed)"),
+                  ("ood", "difference in OOD rate (bandit: share between the modes)"))
+
+
+def paired_rows(runs: list[Run]) -> list[dict[str, Any]]:
+    """Seed-paired differences between the columns of one algorithm: for columns ``A`` and ``B`` (in name order)
+    of the same task and algorithm and their common seeds ``s``, ``d_s = x_s^A − x_s^B``, summarised as
+    :func:`summarise` does (mean ± se, t and bootstrap intervals over seeds). Within an algorithm a seed fixes the
+    initialisation and the batch order, so the two runs of a seed share everything up to where their settings act
+    (RADAC's two pairings evaluate identically until the risk term starts: README "The study"); the paired
+    difference removes that shared part of the seed-to-seed spread. Pairs with fewer than two common seeds are
+    left out. One row per (task, pair, metric of :data:`PAIRED_METRICS` that both columns have)."""
+    by_algo: dict[tuple[str, str], dict[str, dict[int, Run]]] = defaultdict(dict)
+    for (task, column), members in groups(runs).items():
+        by_algo[(task, members[0].algo)][column] = {r.seed: r for r in members}
+    rows = []
+    for (task, _), columns in sorted(by_algo.items()):
+        names = sorted(columns)
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                seeds = sorted(set(columns[a]) & set(columns[b]))
+                if len(seeds) < 2:
+                    continue
+                label = f"{a} − {b} (seeds {', '.join(map(str, seeds))})"
+                for metric, _ in PAIRED_METRICS:
+                    key = {"cvar_per_seed": "cvar"}.get(metric, metric)
+                    pairs = [(getattr(columns[a][s], key), getattr(columns[b][s], key)) for s in seeds]
+                    if any(x is None or y is None for x, y in pairs):
+                        continue
+                    summary = summarise([x - y for x, y in pairs])
+                    rows.append({"task": task, "column": label, "metric": metric, "seeds": summary.n,
+                                 "iteration": columns[a][seeds[0]].iteration, **vars(summary)})
+    return rows
+
+
 def _cell(row: dict[str, Any] | None, digits: int, latex: bool = False) -> str:
     if row is None:
         return "—"
@@ -344,18 +380,20 @@ def _latex_escape(text: str) -> str:
 
 
 def by_column_table(rows: list[dict[str, Any]], metrics: tuple[tuple[str, str], ...], digits: int = 3,
-                    latex: bool = False) -> str:
-    """One line per (task, column) and one column per metric (the bandit table: few metrics, many algorithms)."""
+                    latex: bool = False, key_label: str = "algorithm") -> str:
+    """One line per (task, column) and one column per metric (the bandit table: few metrics, many algorithms);
+    ``key_label`` heads the column of the columns' names."""
     index = {(r["task"], r["column"], r["metric"]): r for r in rows}
     keys = sorted({(r["task"], r["column"]) for r in rows})
     if latex:
         lines = [r"\begin{tabular}{ll" + "c" * len(metrics) + "}", r"\toprule",
-                 "task & algorithm & " + " & ".join(_latex_escape(label) for _, label in metrics) + r" \\", r"\midrule"]
+                 f"task & {key_label} & " + " & ".join(_latex_escape(label) for _, label in metrics) + r" \\",
+                 r"\midrule"]
         lines += [f"{_latex_escape(task)} & {_latex_escape(column)} & " + " & ".join(
             _cell(index.get((task, column, m)), digits, latex=True) for m, _ in metrics) + r" \\"
             for task, column in keys]
         return "\n".join([*lines, r"\bottomrule", r"\end{tabular}"])
-    lines = ["| task | algorithm | " + " | ".join(label for _, label in metrics) + " |",
+    lines = [f"| task | {key_label} | " + " | ".join(label for _, label in metrics) + " |",
              "|---|---|" + "---|" * len(metrics)]
     lines += [f"| {task} | {column} | " + " | ".join(_cell(index.get((task, column, m)), digits) for m, _ in metrics)
               + " |" for task, column in keys]
@@ -427,19 +465,22 @@ def seed_table(rows: list[dict[str, Any]]) -> str:
 
 
 def write_report(runs: list[Run], problems: list[tuple[str, str]], out: str) -> dict[str, str]:
-    """Tables (``table1``/``table2``/``scores``/``bandit`` as .md/.csv/.tex; ``seeds``, each locomotion run's curve,
-    as .md/.csv) and ``report.md`` into ``out``; returns
-    the paths (the figures: :func:`ramac.experiments.figures.write_figures`)."""
+    """Tables (``table1``/``table2``/``scores``/``bandit``/``paired`` as .md/.csv/.tex; ``seeds``, each locomotion
+    run's curve, as .md/.csv) and ``report.md`` into ``out``; returns the paths (the figures:
+    :func:`ramac.experiments.figures.write_figures`)."""
     os.makedirs(out, exist_ok=True)
     rows = table_rows(runs)
+    special = {"bandit": bandit_rows(rows), "paired": paired_rows(runs)}
     paths: dict[str, str] = {}
     for name, metrics, digits in (("table1", METRICS, 2), ("table2", OOD_METRICS, 3), ("scores", SCORE_METRICS, 1),
-                                  ("bandit", BANDIT_METRICS, 3)):
-        selected = bandit_rows(rows) if name == "bandit" else [r for r in rows if r["metric"] in dict(metrics)]
+                                  ("bandit", BANDIT_METRICS, 3), ("paired", PAIRED_METRICS, 3)):
+        selected = special[name] if name in special else [r for r in rows if r["metric"] in dict(metrics)]
         if not selected:
             continue
-        if name == "bandit":
-            texts = (by_column_table(selected, metrics, digits), by_column_table(selected, metrics, digits, True))
+        if name in special:
+            key = "difference" if name == "paired" else "algorithm"
+            texts = (by_column_table(selected, metrics, digits, key_label=key),
+                     by_column_table(selected, metrics, digits, latex=True, key_label=key))
         else:
             texts = (markdown_table(selected, metrics, digits), latex_table(selected, metrics, digits))
         for suffix, text in zip(("md", "tex"), texts, strict=True):
@@ -465,6 +506,7 @@ def write_report(runs: list[Run], problems: list[tuple[str, str]], out: str) -> 
         handle.write(provenance(runs, problems) + "\n\n")
         for name, title in (("table1", "Return: mean and CVaR₀.₁"), ("table2", "OOD action rate"),
                             ("scores", "Normalised score"), ("bandit", "Bandit: where the sampled actions fall"),
+                            ("paired", "Seed-paired differences between the columns of one algorithm"),
                             ("seeds", "Each run: its learning curve and final evaluation")):
             if f"{name}.md" in paths:
                 with open(paths[f"{name}.md"]) as table:
