@@ -91,3 +91,35 @@ def test_list_shows_zoo_and_cache_state(tiny_zoo, capsys):
     data_main(["list"])
     out = capsys.readouterr().out
     assert "hopper-medium-expert" in out and "can be made" in out and "no zoo policy yet" in out
+
+
+def test_made_datasets_carry_their_checksum_and_verify_against_the_published_one(tiny_zoo, monkeypatch, capsys):
+    import h5py
+
+    from ramac.zoo import checksums
+    from ramac.zoo.datasets import dataset_checksum, read_arrays, read_provenance
+
+    path = registry.make_dataset("hopper-medium", 300, seed=1, workers=1)
+    record = read_provenance(path)
+    assert "-zoo-g2-" in path.name and record["generation"] == 2
+    assert record["sha256"] == dataset_checksum(read_arrays(path)) and "published_sha256" not in record
+    data_main(["verify", str(path)])
+    assert "nothing published to compare with" in capsys.readouterr().out
+    entry = {"env_id": "Hopper-v5", "dataset": "medium", "generation": 2, "seed": 1, "rows": 300,
+             "zoo_version": registry.zoo_version("Hopper-v5"), "sha256": record["sha256"]}
+    monkeypatch.setattr(checksums, "_entries", lambda: (entry,))
+    data_main(["verify", str(path)])
+    assert "matches the published checksum (generation 2)" in capsys.readouterr().out
+    monkeypatch.setattr(checksums, "_entries", lambda: ({**entry, "sha256": "0" * 64},))
+    with pytest.raises(SystemExit) as stop:
+        data_main(["verify", str(path)])
+    assert stop.value.code == 1 and "DIFFERS from the published 000000000000" in capsys.readouterr().out
+    monkeypatch.setattr(checksums, "_entries", lambda: (entry,))
+    with h5py.File(path, "r+") as handle:
+        handle["rewards"][0] += 1.0
+    with pytest.raises(SystemExit):
+        data_main(["verify", str(path)])
+    assert "the file is damaged" in capsys.readouterr().out
+    old = registry.make_dataset("hopper-medium", 300, seed=1, workers=1, generation=1)
+    assert "-g2-" not in old.name and read_provenance(old)["generation"] == 1
+    assert not np.array_equal(read_arrays(old)["actions"], read_arrays(path)["actions"])

@@ -2,6 +2,7 @@
 
     ramac data train-behaviour Hopper-v5 --steps 300000          # resumable SAC run (hours on a CPU)
     ramac data make hopper-medium-expert                         # a dataset from the shipped zoo
+    ramac data verify FILE                                       # its data checksum against the published one
     ramac data rollout Hopper-v5 --policy actor.pt --size 1000000  # any actor into a D4RL-layout file
     ramac data promote RUN Hopper-v5 --medium-return 1100 --expert-return 3000
     ramac data list
@@ -16,6 +17,10 @@ from pathlib import Path
 import torch
 
 from ramac.zoo.paths import ramac_home, zoo_dataset_path
+from ramac.zoo.policy import GENERATION, GENERATIONS
+
+GENERATION_HELP = ("policy arithmetic: 2, the same data on every CPU; 1, that of the first studies, which depends "
+                   "on the CPU (README \"Data\")")
 
 
 def _train_behaviour(args: argparse.Namespace) -> None:
@@ -38,20 +43,32 @@ def _rollout(args: argparse.Namespace) -> None:
     from ramac.zoo.registry import action_box, software_versions
     from ramac.zoo.rollouts import collect
 
-    policy = ZooPolicy.load(args.policy, action_box(args.env)[1])
+    policy = ZooPolicy.load(args.policy, action_box(args.env)[1], args.generation)
     out = Path(args.out) if args.out else ramac_home() / "datasets" / f"{args.env}-{Path(args.policy).stem}.hdf5"
     with Progress() as progress:
         task = progress.add_task(f"rolling out {Path(args.policy).name} in {args.env}", total=args.size)
         data = collect(args.env, policy, args.size, args.seed, progress=lambda rows: progress.advance(task, rows))
     provenance = {"env_id": args.env, "policy": str(args.policy), "seed": args.seed, "size": args.size,
-                  **software_versions(), "sampling": "stochastic"}
+                  **software_versions(), "sampling": "stochastic", "generation": args.generation}
     print(write_hdf5(out, data, provenance))
 
 
 def _make(args: argparse.Namespace) -> None:
     from ramac.zoo.registry import make_dataset
 
-    print(make_dataset(args.name, args.size, args.seed, Path(args.out) if args.out else None, args.workers))
+    print(make_dataset(args.name, args.size, args.seed, Path(args.out) if args.out else None, args.workers,
+                       args.generation))
+
+
+def _verify(args: argparse.Namespace) -> None:
+    from ramac.zoo.checksums import verify_file
+
+    if not Path(args.file).is_file():
+        raise SystemExit(f"ramac data verify: {args.file}: no such file")
+    verdict = verify_file(args.file)
+    print(verdict.message)
+    if not verdict.ok:
+        raise SystemExit(1)
 
 
 def _promote(args: argparse.Namespace) -> None:
@@ -105,6 +122,8 @@ def main(argv: list[str]) -> None:
     rollout.add_argument("--size", type=int, default=1_000_000, help="transitions (rows) to write")
     rollout.add_argument("--seed", type=int, default=0)
     rollout.add_argument("--out", default=None, help="output file (default: $RAMAC_DATA_DIR/datasets/...)")
+    rollout.add_argument("--generation", type=int, default=GENERATION, choices=GENERATIONS,
+                         help=GENERATION_HELP)
     rollout.set_defaults(handler=_rollout)
     make = sub.add_parser("make", help="make a dataset from the shipped zoo, e.g. hopper-medium-expert")
     make.add_argument("name", help="<env>-<dataset>: env hopper|walker2d|halfcheetah, dataset "
@@ -113,7 +132,12 @@ def main(argv: list[str]) -> None:
     make.add_argument("--seed", type=int, default=0)
     make.add_argument("--out", default=None, help="output file (default: the cache used by the task configs)")
     make.add_argument("--workers", type=int, default=2, help="rollout processes")
+    make.add_argument("--generation", type=int, default=GENERATION, choices=GENERATIONS, help=GENERATION_HELP)
     make.set_defaults(handler=_make)
+    verify = sub.add_parser("verify", help="a D4RL-layout file's data checksum against the published one "
+                                           "(exit status 1 when it differs)")
+    verify.add_argument("file")
+    verify.set_defaults(handler=_verify)
     promote = sub.add_parser("promote", help="copy a run's medium/expert (and replay) snapshots into the zoo")
     promote.add_argument("run", help="a train-behaviour run folder")
     promote.add_argument("env", help="gymnasium environment id")

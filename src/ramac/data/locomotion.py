@@ -44,6 +44,7 @@ from ramac.data.transitions import Transitions
 from ramac.envs.hazards import Hazard
 from ramac.envs.resimulation import simulate_next_observations
 from ramac.tasks import ENVS, ZOO_DATASETS, env_facts
+from ramac.zoo.policy import GENERATION, GENERATIONS
 
 
 class StochasticD4RLDataModule(OfflineDataModule):
@@ -57,6 +58,8 @@ class StochasticD4RLDataModule(OfflineDataModule):
         minari_id: the dataset id for ``source=minari`` (e.g. ``mujoco/hopper/medium-v0``).
         zoo_size: transitions of a zoo dataset (default: D4RL's sizes).
         zoo_seed: seed of the zoo rollouts.
+        zoo_generation: arithmetic of the zoo's policies (:class:`ramac.zoo.policy.ZooPolicy`): 2, the same
+            data on every CPU; 1, the data of the studies before it (README "Data").
         download: allow downloads when the data are not on disk.
         next_observations: ``following_row`` (d4rl.qlearning_dataset) or ``stored`` (see ramac.data.d4rl).
         hazard: the task's hazard, or ``None`` for the plain data.
@@ -67,7 +70,8 @@ class StochasticD4RLDataModule(OfflineDataModule):
 
     def __init__(self, env: Literal["hopper", "walker2d", "halfcheetah"], dataset: str = "medium-replay",
                  source: Literal["auto", "zoo", "d4rl", "file", "minari"] = "auto", path: str | None = None,
-                 minari_id: str | None = None, zoo_size: int | None = None, zoo_seed: int = 0, download: bool = True,
+                 minari_id: str | None = None, zoo_size: int | None = None, zoo_seed: int = 0,
+                 zoo_generation: int = GENERATION, download: bool = True,
                  next_observations: NextObservationRule = "following_row", hazard: Hazard | None = None,
                  hazard_seed: int = 0, normalize_observations: bool = False, batch_size: int = 256,
                  iterations_per_epoch: int = 1000) -> None:
@@ -82,6 +86,8 @@ class StochasticD4RLDataModule(OfflineDataModule):
             source = "file"
         if source == "zoo" and dataset not in ZOO_DATASETS:
             raise ValueError(f"data.source=zoo: the zoo makes {ZOO_DATASETS}, not {dataset!r}")
+        if zoo_generation not in GENERATIONS:
+            raise ValueError(f"data.zoo_generation must be one of {GENERATIONS}, got {zoo_generation}")
         if source == "file" and not path:
             raise ValueError("data.source=file needs data.path (a D4RL-layout HDF5 file)")
         if source == "minari" and not minari_id:
@@ -91,7 +97,7 @@ class StochasticD4RLDataModule(OfflineDataModule):
                              "--data.path, or give --data.source file")
         self.env, self.dataset, self.source, self.path, self.minari_id = env, dataset, source, path, minari_id
         self.download, self.next_observations = download, next_observations
-        self.zoo_size, self.zoo_seed = zoo_size, zoo_seed
+        self.zoo_size, self.zoo_seed, self.zoo_generation = zoo_size, zoo_seed, zoo_generation
         self.hazard, self.hazard_seed, self.normalize_observations = hazard, hazard_seed, normalize_observations
         self.env_id = env_facts(env).gym_id
         self.risky: np.ndarray | None = None
@@ -139,7 +145,8 @@ class StochasticD4RLDataModule(OfflineDataModule):
         from ramac.zoo.registry import make_dataset  # the dataset factory (MuJoCo rollouts) only when used
 
         try:
-            return str(make_dataset(f"{self.env}-{self.dataset}", self.zoo_size, self.zoo_seed))
+            return str(make_dataset(f"{self.env}-{self.dataset}", self.zoo_size, self.zoo_seed,
+                                    generation=self.zoo_generation))
         except FileNotFoundError as err:
             if self.source != "auto":
                 raise

@@ -31,7 +31,7 @@ import numpy as np
 
 from ramac.tasks import ENVS, ZOO_DATASETS
 from ramac.zoo.paths import zoo_dataset_path
-from ramac.zoo.policy import ZooPolicy
+from ramac.zoo.policy import GENERATION, ZooPolicy
 from ramac.zoo.rollouts import KEYS, UniformPolicy, collect
 
 ZOO_DIR = Path(__file__).parent / "policies"
@@ -64,6 +64,11 @@ def zoo_dir(env_id: str) -> Path:
 
 def provenance(env_id: str) -> dict[str, Any]:
     return json.loads((zoo_dir(env_id) / "provenance.json").read_text())
+
+
+def zoo_version(env_id: str) -> str:
+    """Identifies the shipped policies of ``env_id``: the first 8 hex digits of their provenance's SHA-256."""
+    return hashlib.sha256((zoo_dir(env_id) / "provenance.json").read_bytes()).hexdigest()[:8]
 
 
 def _eval_rows(run: Path) -> list[tuple[int, float, float]]:
@@ -128,15 +133,17 @@ def default_size(env_id: str, dataset: str) -> int:
 
 
 def make_zoo_dataset(env_id: str, dataset: str, size: int | None, seed: int, num_envs: int = 16,
-                     workers: int = 1, progress: Any = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Arrays in D4RL's layout for a zoo dataset, and their provenance."""
+                     workers: int = 1, progress: Any = None,
+                     generation: int = GENERATION) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Arrays in D4RL's layout for a zoo dataset, and their provenance; ``generation`` picks the policy
+    arithmetic (:class:`ramac.zoo.policy.ZooPolicy`: 2, CPU-independent; 1, the first studies')."""
     if dataset not in ZOO_DATASETS:
         raise ValueError(f"the zoo makes {ZOO_DATASETS}, not {dataset!r}")
     folder, record = zoo_dir(env_id), provenance(env_id)
     action_dim, scale = action_box(env_id)
 
     def policy(name: str) -> ZooPolicy:
-        return ZooPolicy.load(folder / name, scale)
+        return ZooPolicy.load(folder / name, scale, generation)
 
     def run(pol: Any, rows: int, part_seed: int) -> dict[str, np.ndarray]:
         return collect(env_id, pol, rows, part_seed, num_envs, workers, progress)
@@ -165,8 +172,8 @@ def make_zoo_dataset(env_id: str, dataset: str, size: int | None, seed: int, num
             written += take
         data = {k: np.concatenate([p[k] for p in parts]) for k in KEYS}
     meta = {"source": "ramac zoo (gymnasium v5 regeneration, not D4RL v2)", "env_id": env_id, "dataset": dataset,
-            "seed": seed, "size": len(data["rewards"]), **software_versions(),
-            "zoo": {k: record[k] for k in ("medium", "expert")}}
+            "seed": seed, "size": len(data["rewards"]), "generation": generation, **software_versions(),
+            "zoo_version": zoo_version(env_id), "zoo": {k: record[k] for k in ("medium", "expert")}}
     return data, meta
 
 
@@ -177,23 +184,30 @@ def split_name(name: str) -> tuple[str, str]:
     return env, dataset
 
 
-def make_dataset(name: str, size: int | None, seed: int, out: Path | None = None, workers: int = 2) -> Path:
-    """Make (or reuse) the zoo dataset ``name`` and return its file."""
+def make_dataset(name: str, size: int | None, seed: int, out: Path | None = None, workers: int = 2,
+                 generation: int = GENERATION) -> Path:
+    """Make (or reuse) the zoo dataset ``name`` and return its file; a dataset made here is checked against
+    the published checksum (:mod:`ramac.zoo.checksums`), and the verdict printed and stored in its provenance."""
     from rich.progress import Progress
 
-    from ramac.zoo.datasets import write_hdf5
+    from ramac.zoo.checksums import judge
+    from ramac.zoo.datasets import dataset_checksum, write_hdf5
 
     env, dataset = split_name(name)
     env_id = ENVS[env].gym_id
-    version = hashlib.sha256((zoo_dir(env_id) / "provenance.json").read_bytes()).hexdigest()[:8]
-    path = out or zoo_dataset_path(env_id, dataset, seed, size, version)
+    path = out or zoo_dataset_path(env_id, dataset, seed, size, zoo_version(env_id), generation)
     if path.exists():
         return path
     total = size or default_size(env_id, dataset)
     with Progress() as progress:
-        progress.console.print(f"ramac: making {name} ({total:,} transitions, seed {seed}) from the ramac zoo "
-                               f"into {path} (a gymnasium v5 regeneration, not D4RL v2)")
+        progress.console.print(f"ramac: making {name} ({total:,} transitions, seed {seed}, generation {generation}) "
+                               f"from the ramac zoo into {path} (a gymnasium v5 regeneration, not D4RL v2)")
         task = progress.add_task(f"making {name} from the ramac zoo", total=total)
         data, meta = make_zoo_dataset(env_id, dataset, size, seed, workers=workers,
-                                      progress=lambda rows: progress.advance(task, rows))
+                                      progress=lambda rows: progress.advance(task, rows), generation=generation)
+        verdict = judge(name, dataset_checksum(data), meta)
+        progress.console.print(f"ramac: {verdict.message}", style=None if verdict.ok else "bold red")
+    meta["sha256"] = verdict.checksum
+    if verdict.published is not None:
+        meta["published_sha256"] = verdict.published
     return write_hdf5(path, data, meta)
