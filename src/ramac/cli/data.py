@@ -131,7 +131,8 @@ def main(argv: list[str]) -> None:
     make.add_argument("--size", type=int, default=None, help="transitions (default: D4RL's sizes)")
     make.add_argument("--seed", type=int, default=0)
     make.add_argument("--out", default=None, help="output file (default: the cache used by the task configs)")
-    make.add_argument("--workers", type=int, default=2, help="rollout processes")
+    make.add_argument("--workers", type=int, default=2,
+                      help="rollout processes (generation 2's data do not depend on it, generation 1's do)")
     make.add_argument("--generation", type=int, default=GENERATION, choices=GENERATIONS, help=GENERATION_HELP)
     make.set_defaults(handler=_make)
     verify = sub.add_parser("verify", help="a D4RL-layout file's data checksum against the published one "

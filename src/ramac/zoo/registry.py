@@ -36,6 +36,10 @@ from ramac.zoo.rollouts import KEYS, UniformPolicy, collect
 
 ZOO_DIR = Path(__file__).parent / "policies"
 DEFAULT_SIZES = {"medium": 1_000_000, "expert": 1_000_000, "medium-expert": 2_000_000}
+# Rollout shards per generation (ramac.zoo.rollouts.collect): generation 2 always makes 8, so its data do not
+# depend on how many worker processes make them (a 16-core machine makes hopper-medium-expert 8 shards at a
+# time); generation 1 made one per worker (the default 2), so its data depend on --workers too.
+SHARDS = {1: None, 2: 8}
 
 
 def action_box(env_id: str) -> tuple[int, float]:
@@ -146,7 +150,7 @@ def make_zoo_dataset(env_id: str, dataset: str, size: int | None, seed: int, num
         return ZooPolicy.load(folder / name, scale, generation)
 
     def run(pol: Any, rows: int, part_seed: int) -> dict[str, np.ndarray]:
-        return collect(env_id, pol, rows, part_seed, num_envs, workers, progress)
+        return collect(env_id, pol, rows, part_seed, num_envs, workers, progress, SHARDS[generation])
 
     rows = size or default_size(env_id, dataset)
     if dataset in ("medium", "expert"):
@@ -172,8 +176,9 @@ def make_zoo_dataset(env_id: str, dataset: str, size: int | None, seed: int, num
             written += take
         data = {k: np.concatenate([p[k] for p in parts]) for k in KEYS}
     meta = {"source": "ramac zoo (gymnasium v5 regeneration, not D4RL v2)", "env_id": env_id, "dataset": dataset,
-            "seed": seed, "size": len(data["rewards"]), "generation": generation, **software_versions(),
-            "zoo_version": zoo_version(env_id), "zoo": {k: record[k] for k in ("medium", "expert")}}
+            "seed": seed, "size": len(data["rewards"]), "generation": generation,
+            "shards": SHARDS[generation] or workers, **software_versions(), "zoo_version": zoo_version(env_id),
+            "zoo": {k: record[k] for k in ("medium", "expert")}}
     return data, meta
 
 

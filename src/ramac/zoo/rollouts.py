@@ -61,32 +61,37 @@ def _worker(args: tuple) -> dict[str, np.ndarray]:
 
 
 def collect(env_id: str, policy: Policy, size: int, seed: int, num_envs: int = 16, workers: int = 1,
-            progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+            progress: Callable[[int], None] | None = None, shards: int | None = None) -> dict[str, np.ndarray]:
     """``size`` rows of rollouts of ``policy`` in ``num_envs`` environments stepped in lock-step.
 
     The policy acts on the whole batch in one call. Episodes are written whole, in the order they end;
-    the final one is cut to fill exactly ``size`` rows and is left unflagged (as in D4RL's files). With
-    ``workers > 1`` (``policy`` must then be picklable) worker ``j`` rolls out whole episodes for its
-    share with seed ``seed + 7919 j`` in its own process; the parts are concatenated in worker order.
-    The result depends only on the arguments. Torch runs on one thread meanwhile (restored afterwards):
-    the policy MLPs are small, and more threads only oversubscribe the cores the environments need.
+    the final one is cut to fill exactly ``size`` rows and is left unflagged (as in D4RL's files). The rows
+    come in ``shards`` parts (default: one per worker): shard ``j`` rolls out whole episodes for its share with
+    seed ``seed + 7919 j``, and the parts are concatenated in shard order. ``workers`` processes (``policy``
+    must then be picklable) work through the shards; given ``shards``, the result depends only on the other
+    arguments, not on ``workers``. Torch runs on one thread meanwhile (restored afterwards): the policy MLPs
+    are small, and more threads only oversubscribe the cores the environments need.
     """
-    if size < 1 or num_envs < 1 or workers < 1:
-        raise ValueError(f"size, num_envs and workers must be >= 1, got {size}, {num_envs}, {workers}")
-    quotas = [size // workers + (j < size % workers) for j in range(workers)]
+    shards = shards or workers
+    if size < 1 or num_envs < 1 or workers < 1 or shards < 1:
+        raise ValueError(f"size, num_envs, workers and shards must be >= 1, got {size}, {num_envs}, {workers}, "
+                         f"{shards}")
+    quotas = [size // shards + (j < size % shards) for j in range(shards)]
+    jobs = [(env_id, policy, quota, seed + 7919 * j, num_envs) for j, quota in enumerate(quotas) if quota > 0]
     if workers == 1:
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            parts = [_episodes(env_id, policy, size, seed, num_envs, progress)]
+            parts = [_episodes(*job, progress) for job in jobs]
         finally:
             torch.set_num_threads(threads)
     else:
-        jobs = [(env_id, policy, quota, seed + 7919 * j, num_envs) for j, quota in enumerate(quotas)]
-        with multiprocessing.get_context("spawn").Pool(workers) as pool:
-            parts = pool.map(_worker, jobs)
-        if progress is not None:
-            progress(size)
+        with multiprocessing.get_context("spawn").Pool(min(workers, len(jobs))) as pool:
+            parts = []
+            for part in pool.imap(_worker, jobs):
+                parts.append(part)
+                if progress is not None:
+                    progress(len(part["rewards"]))
     data = {key: np.concatenate([p[key] for p in parts])[:size] for key in KEYS}
     data["terminals"] = data["terminals"].astype(bool)
     data["timeouts"] = data["timeouts"].astype(bool)

@@ -1,0 +1,50 @@
+"""Zoo generation 2 makes the same dataset whatever kernels the CPU picks: a small hopper-medium-expert made
+under switches that make this machine run the code paths of other CPUs (BENCHMARKS.md "Zoo data across CPUs")
+must have one data checksum, while generation 1's changes (so the switches reach the arithmetic)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from numpy._core._multiarray_umath import __cpu_features__
+
+# generation 2, hopper-medium-expert, 2000 rows, seed 0, the shipped Hopper-v5 policies (zoo_version f6d543a1)
+CHECKSUM = "eaaad5c4084c7fc8ec9542134cbbba514587f88cd8d9106e6ea67cd1a0afd2c5"
+
+CHILD = """
+from ramac.zoo.datasets import dataset_checksum
+from ramac.zoo.registry import make_zoo_dataset
+print(*(dataset_checksum(make_zoo_dataset("Hopper-v5", "medium-expert", 2000, 0, generation=g)[0]) for g in (1, 2)))
+"""
+
+# NumPy can only be told to leave out SIMD extensions this CPU has.
+NUMPY_AVX512 = " ".join(f for f in ("X86_V4", "AVX512_ICL", "AVX512_SPR") if __cpu_features__.get(f))
+
+SWITCHES = {
+    "plain": {},
+    "MKL's compatible kernels": {"MKL_CBWR": "COMPATIBLE"},  # changes generation 1 on Intel and AMD CPUs
+    "MKL without AVX-512": {"MKL_ENABLE_INSTRUCTIONS": "AVX2"},  # changes generation 1 on Intel AVX-512 CPUs
+    "ATen's default kernels": {"ATEN_CPU_CAPABILITY": "default"},
+    "an AVX2 machine": {"MKL_ENABLE_INSTRUCTIONS": "AVX2", "ATEN_CPU_CAPABILITY": "avx2",
+                        "ONEDNN_MAX_CPU_ISA": "AVX2", **({"NPY_DISABLE_CPU_FEATURES": NUMPY_AVX512}
+                                                          if NUMPY_AVX512 else {})},
+}
+
+
+def test_generation_two_is_one_dataset_under_every_cpu_switch():
+    children = {}
+    for name, switches in SWITCHES.items():
+        env = {**os.environ, "OMP_NUM_THREADS": "1", **switches}
+        children[name] = subprocess.Popen([sys.executable, "-c", CHILD], env=env, stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, text=True)
+    results = {}
+    for name, child in children.items():
+        out, err = child.communicate(timeout=600)
+        assert child.returncode == 0, f"{name}: {err[-2000:]}"
+        results[name] = out.split()
+    second = {name: result[1] for name, result in results.items()}
+    assert set(second.values()) == {CHECKSUM}, second
+    first = {name: result[0] for name, result in results.items()}
+    assert len(set(first.values())) > 1, f"no switch changed generation 1 here, so none was tested: {first}"
