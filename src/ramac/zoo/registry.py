@@ -14,6 +14,10 @@ Datasets (D4RL's names; sizes as D4RL's by default):
   ``snapshot_every`` rows is rolled out with the snapshot taken at the start of that block. It differs
   from a true replay buffer, where the policy changes after every gradient step; the state distribution
   and the spread of behaviour are those of the training run, block by block.
+
+Every dataset is made by one *generation* of the policy arithmetic (:class:`ramac.zoo.policy.ZooPolicy`; 2,
+the default, gives the same file on every CPU) and records it, with the policies' ``zoo_version`` and its data
+checksum, in its provenance; :mod:`ramac.zoo.checksums` holds the published checksums (README "Data").
 """
 
 from __future__ import annotations
