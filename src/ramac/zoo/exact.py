@@ -33,61 +33,67 @@ EXACT_BOUND = 2.0 ** 25  # |partial sums| below this are exact multiples of WEIG
 LN2_HI = 6.93147180369123816490e-01
 LN2_LO = 1.90821492927058770002e-10
 INV_LN2 = 1.0 / math.log(2.0)
-EXP_TERMS = [1.0 / math.factorial(n) for n in range(14)]  # e^r = Σ r^n / n!, |r| <= ln2 / 2: error < 1e-17
-EXPM1_TERMS = [1.0 / math.factorial(n) for n in range(1, 20)]  # e^y − 1 for |y| <= 1.1: error < 1e-17
-ATANH_TERMS = [1.0 / (2 * n + 1) for n in range(12)]  # atanh f = Σ f^(2n+1) / (2n+1), |f| <= 0.172
+EXPM1_TERMS = [1.0 / math.factorial(n) for n in range(1, 14)]  # (e^r − 1)/r = Σ r^n/(n+1)!, |r| <= ln2/2: < 1e-17
+ATANH_TERMS = [1.0 / (2 * n + 1) for n in range(12)]  # atanh f / f = Σ f^(2n)/(2n+1), |f| <= 0.172: < 1e-17
 
 
 def _horner(coefficients: list[float], x: np.ndarray) -> np.ndarray:
     """``Σ_n c_n x^n`` evaluated from the highest power down (one fixed order of basic operations)."""
     total = np.full_like(x, coefficients[-1])
     for c in reversed(coefficients[:-1]):
-        total = total * x + c
+        total *= x
+        total += c
     return total
 
 
-def exp(x: np.ndarray) -> np.ndarray:
-    r"""``e^x`` for float64 ``|x| <= 700``: ``e^x = 2^k e^r`` with ``k = rint(x / ln2)``, ``|r| <= ln2/2``."""
-    x = np.asarray(x, dtype=np.float64)
-    if np.any(np.abs(x) > 700.0):
-        raise ValueError("ramac.zoo.exact.exp: |x| must be <= 700")
+def _reduce(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``x = k ln2 + r`` with integer ``k = rint(x / ln2)`` and ``|r| <= ln2/2``; returns ``k`` (as int64
+    and float64) and ``(e^r − 1)`` computed as ``r · Σ r^n/(n+1)!`` (no cancellation near 0)."""
+    if (np.abs(x) > 700.0).any():
+        raise ValueError("ramac.zoo.exact: |x| must be <= 700")
     k = np.rint(x * INV_LN2)
-    r = (x - k * LN2_HI) - k * LN2_LO
-    return np.ldexp(_horner(EXP_TERMS, r), k.astype(np.int64))
+    r = x - k * LN2_HI
+    r -= k * LN2_LO
+    return k.astype(np.int64), k, _horner(EXPM1_TERMS, r) * r
 
 
-def expm1(y: np.ndarray) -> np.ndarray:
-    """``e^y − 1`` for float64 ``|y| <= 1.1`` by its Taylor series (no cancellation near 0)."""
-    y = np.asarray(y, dtype=np.float64)
-    if np.any(np.abs(y) > 1.1):
-        raise ValueError("ramac.zoo.exact.expm1: |y| must be <= 1.1")
-    return _horner(EXPM1_TERMS, y) * y
+def exp(x: np.ndarray) -> np.ndarray:
+    r"""``e^x`` for float64 ``|x| <= 700``: ``e^x = 2^k (1 + (e^r − 1))``, ``k = rint(x/ln2)``, ``|r| <= ln2/2``."""
+    k, _, em1 = _reduce(np.asarray(x, dtype=np.float64))
+    return np.ldexp(em1 + 1.0, k)
+
+
+def expm1(x: np.ndarray) -> np.ndarray:
+    r"""``e^x − 1`` for float64 ``|x| <= 700``: ``2^k (e^r − 1) + (2^k − 1)``, accurate near 0 (``k = 0``)."""
+    k, _, em1 = _reduce(np.asarray(x, dtype=np.float64))
+    return np.ldexp(em1, k) + (np.ldexp(1.0, k) - 1.0)
 
 
 def log(x: np.ndarray) -> np.ndarray:
     r"""``ln x`` for positive finite float64 ``x``: ``x = m 2^e`` with ``m ∈ [√½, √2)``, then
     ``ln m = 2 atanh((m − 1)/(m + 1))`` by its series and ``ln x = e ln2 + ln m``."""
     x = np.asarray(x, dtype=np.float64)
-    if np.any(~(x > 0.0)) or np.any(~np.isfinite(x)):
+    if (~(x > 0.0)).any() or (~np.isfinite(x)).any():
         raise ValueError("ramac.zoo.exact.log: x must be positive and finite")
     mantissa, exponent = np.frexp(x)  # x = mantissa · 2^exponent, mantissa ∈ [0.5, 1)
     low = mantissa < math.sqrt(0.5)
-    mantissa = np.where(low, mantissa * 2.0, mantissa)
-    exponent = (exponent - low).astype(np.float64)
+    mantissa[low] *= 2.0
+    power = exponent.astype(np.float64)
+    power[low] -= 1.0
     f = (mantissa - 1.0) / (mantissa + 1.0)
-    return exponent * LN2_HI + (exponent * LN2_LO + 2.0 * f * _horner(ATANH_TERMS, f * f))
+    series = _horner(ATANH_TERMS, f * f)
+    series *= 2.0 * f
+    series += power * LN2_LO
+    series += power * LN2_HI
+    return series
 
 
 def tanh(x: np.ndarray) -> np.ndarray:
-    r"""``tanh x = sign(x) · (1 − t)/(1 + t)``, ``t = e^{−2|x|}``; for ``|x| < 0.55`` as
-    ``−u/(2 + u)`` with ``u = e^{−2|x|} − 1`` (no cancellation). ``|x| >= 20`` gives ±1 exactly."""
+    r"""``tanh x = sign(x) · (−u)/(2 + u)`` with ``u = e^{−2|x|} − 1`` (no cancellation at any ``x``);
+    ``|x| >= 20`` gives ±1 exactly."""
     x = np.asarray(x, dtype=np.float64)
-    a = np.minimum(np.abs(x), 20.0)
-    small = a < 0.55
-    u = expm1(-2.0 * np.where(small, a, 0.0))
-    t = exp(-2.0 * a)
-    magnitude = np.where(small, -u / (2.0 + u), (1.0 - t) / (1.0 + t))
-    return np.copysign(magnitude, x)
+    u = expm1(-2.0 * np.minimum(np.abs(x), 20.0))
+    return np.copysign(-u / (2.0 + u), x)
 
 
 def standard_normal(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -96,20 +102,29 @@ def standard_normal(rng: np.random.Generator, size: int) -> np.ndarray:
     parts: list[np.ndarray] = []
     have = 0
     while have < size:
-        pairs = (size - have) // 2 + 8
-        uniform = 2.0 * rng.random((pairs, 2)) - 1.0
+        pairs = (size - have) * 2 // 3 + 8  # 4/π ≈ 1.27 pairs drawn per pair kept
+        uniform = rng.random((pairs, 2))
+        uniform *= 2.0
+        uniform -= 1.0
         s = uniform[:, 0] * uniform[:, 0] + uniform[:, 1] * uniform[:, 1]
         kept = (s < 1.0) & (s > 0.0)
         uniform, s = uniform[kept], s[kept]
-        parts.append((uniform * np.sqrt(-2.0 * log(s) / s)[:, None]).reshape(-1))
+        scale = log(s)
+        scale *= -2.0
+        scale /= s
+        parts.append((uniform * np.sqrt(scale)[:, None]).reshape(-1))
         have += parts[-1].size
-    return np.concatenate(parts)[:size]
+    return np.concatenate(parts)[:size] if len(parts) > 1 else parts[0][:size]
 
 
-def quantise(x: torch.Tensor, step: float, bound: float) -> torch.Tensor:
-    """``x`` clamped to ``[-bound, bound]`` and rounded to the nearest multiple of ``step`` (a power of two,
-    so the scaling is exact and the result is exact)."""
-    return torch.round(x.clamp(-bound, bound) / step) * step
+def quantise(x: np.ndarray, step: float, bound: float) -> np.ndarray:
+    """``x`` clamped to ``[-bound, bound]`` and rounded to the nearest multiple of ``step`` (a power of two, so
+    the scaling is exact and the result is exact), in place."""
+    np.clip(x, -bound, bound, out=x)
+    x *= 1.0 / step
+    np.rint(x, out=x)
+    x *= step
+    return x
 
 
 class ExactMLP:
@@ -117,25 +132,28 @@ class ExactMLP:
 
     ``layers``: ``(W [in, out], b [out])`` per layer. Weights and biases are rounded to ``WEIGHT_STEP``, every
     layer input to ``INPUT_STEP`` within ``±INPUT_BOUND``; the constructor checks that every partial sum
-    stays below ``EXACT_BOUND`` (then float64 holds it exactly, see the module docstring).
+    stays below ``EXACT_BOUND`` (then float64 holds it exactly, see the module docstring). The products run
+    in torch (one thread's float64 GEMM), the rounding in NumPy.
     """
 
     def __init__(self, layers: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
         self.layers = []
         for index, (weight, bias) in enumerate(layers):
-            w = quantise(weight.double(), WEIGHT_STEP, math.inf)
-            b = quantise(bias.double(), WEIGHT_STEP, math.inf)
-            worst = float((w.abs().sum(0) * INPUT_BOUND + b.abs()).max())
+            w = quantise(weight.double().numpy().copy(), WEIGHT_STEP, math.inf)
+            b = quantise(bias.double().numpy().copy(), WEIGHT_STEP, math.inf)
+            worst = float((np.abs(w).sum(0) * INPUT_BOUND + np.abs(b)).max())
             if worst >= EXACT_BOUND:
                 raise ValueError(f"ExactMLP layer {index}: Σ|W|·{INPUT_BOUND:g} + |b| reaches {worst:.3g}, above "
                                  f"{EXACT_BOUND:g}, where float64 sums stop being exact")
-            self.layers.append((w, b))
+            # column-major W: one thread's float64 GEMM measured 69 µs against 80 µs row-major at [16, 256] × [256, 256]
+            self.layers.append((torch.from_numpy(w).t().contiguous().t(), torch.from_numpy(b)))
 
     @torch.inference_mode()
     def __call__(self, inputs: np.ndarray) -> np.ndarray:  # [B, in] -> [B, out] float64
-        h = quantise(torch.from_numpy(np.asarray(inputs, dtype=np.float64)), INPUT_STEP, INPUT_BOUND)
+        h = quantise(np.array(inputs, dtype=np.float64), INPUT_STEP, INPUT_BOUND)
         for index, (w, b) in enumerate(self.layers):
-            h = torch.addmm(b, h, w)
+            h = torch.addmm(b, torch.from_numpy(h), w).numpy()
             if index < len(self.layers) - 1:
-                h = quantise(h.clamp_min(0.0), INPUT_STEP, INPUT_BOUND)
-        return h.numpy().copy()
+                np.maximum(h, 0.0, out=h)
+                quantise(h, INPUT_STEP, INPUT_BOUND)
+        return h
