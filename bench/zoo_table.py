@@ -29,7 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def task_hazard(env: str, dataset: str) -> Hazard:
     task = dataset if dataset in ("medium-expert", "medium-replay") else "medium-expert"
-    with open(os.path.join(ROOT, "conf", f"{env}-{task}.yaml")) as handle:
+    with open(os.path.join(ROOT, "conf", "tasks", f"{env}-{task}.yaml")) as handle:
         return Hazard(**yaml.safe_load(handle)["data"]["init_args"]["hazard"])
 
 
