@@ -18,6 +18,19 @@ def test_mish_matches_torch_forward_and_backward():
     assert torch.allclose(x.grad, x_ref.grad, atol=1e-5)
 
 
+def test_mish_kernel_runs_under_vmap_and_grad_with_the_same_values():
+    """Members stack parameters and may vmap a network over them (issue 27): the one-exponential kernel must give
+    under torch.func what it gives per slice."""
+    from torch.func import grad, vmap
+
+    x = torch.randn(3, 64, 128) * 4  # 3 members, above the kernel's 4096-element threshold per slice
+    per_slice = torch.stack([mish(x[k]) for k in range(3)])
+    assert torch.equal(vmap(mish)(x), per_slice)
+    slice_grads = torch.stack([grad(lambda v: mish(v).sum())(x[k]) for k in range(3)])
+    assert torch.allclose(vmap(grad(lambda v: mish(v).sum()))(x), slice_grads)
+    assert torch.allclose(slice_grads, torch.func.grad(lambda v: F.mish(v).sum())(x), atol=1e-6)
+
+
 def test_ensemble_head_equals_batched_matmul():
     hidden, weight, bias = torch.randn(2, 7, 5, requires_grad=True), torch.randn(2, 5), torch.randn(2)
     got = ensemble_head(hidden, weight, bias)

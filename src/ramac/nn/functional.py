@@ -15,15 +15,21 @@ class _MishFunction(torch.autograd.Function):
     """Exact Mish ``x tanh(softplus(x))`` computed with one exponential.
 
     ``tanh(softplus(x)) = n / (n + 2)`` with ``n = e^x (e^x + 2)``; the derivative is
-    ``t + x (1 - t²) σ(x)``. Eager ``F.mish`` on CPU costs ~2× more per call (BENCHMARKS.md).
+    ``t + x (1 - t²) σ(x)``. Eager ``F.mish`` on CPU costs ~2× more per call (BENCHMARKS.md). Written in the
+    ``setup_context`` form with a generated vmap rule, so it also runs under ``torch.func`` transforms.
     """
 
+    generate_vmap_rule = True
+
     @staticmethod
-    def forward(ctx, x: Tensor) -> Tensor:  # type: ignore[override]
-        ctx.save_for_backward(x)
+    def forward(x: Tensor) -> Tensor:  # type: ignore[override]
         e = torch.exp(x.clamp(max=_MISH_CLAMP))
         n = e * (e + 2.0)
         return x * (n / (n + 2.0))
+
+    @staticmethod
+    def setup_context(ctx, inputs: tuple[Tensor], output: Tensor) -> None:  # type: ignore[override]
+        ctx.save_for_backward(inputs[0])
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
