@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from ramac.experiments.report import _trace
+from ramac.experiments.runs import _trace
 
 RUN = "results/sweeps/hopper-reference/hopper-medium-expert/radac/default/seed0"
 SHOWN = {10000, 20000, 30000, 50000, 100000, 150000, 190000, 200000, 250000}  # and every evaluation from 300k

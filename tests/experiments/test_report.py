@@ -10,16 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ramac.experiments.report import (
-    ReportError,
-    find_runs,
-    lower_tail_mean,
-    paired_rows,
-    seed_rows,
-    seed_table,
-    table_rows,
-    write_report,
-)
+from ramac.experiments.report import write_report
+from ramac.experiments.runs import ReportError, find_runs, lower_tail_mean
+from ramac.experiments.summaries import paired_rows, seed_rows, table_rows
+from ramac.experiments.tables import seed_table
 
 # three seeds of 10 episodes each for one algorithm, two seeds for another
 RETURNS = {
@@ -171,7 +165,7 @@ def test_seed_paired_differences_within_an_algorithm(tmp_path):
 def test_learning_curves_of_the_mean_and_the_cvar(tmp_path):
     pytest.importorskip("matplotlib")
     from ramac.experiments.figures import write_figures
-    from ramac.experiments.report import evaluation_cvar
+    from ramac.experiments.summaries import evaluation_cvar
 
     # an evaluation's CVaR₀.₁: of its episodes where kept (the worst of 10), else the value it logged
     assert evaluation_cvar({"returns": [3.0, -1.0] + [5.0] * 8, "return_cvar_0.1": 99.0}) == -1.0

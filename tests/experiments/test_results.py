@@ -8,20 +8,18 @@ import sys
 
 import pytest
 
-from ramac.experiments.report import (
+from ramac.experiments.runs import find_runs
+from ramac.experiments.summaries import (
     BANDIT_METRICS,
     METRICS,
     OOD_METRICS,
     PAIRED_METRICS,
     bandit_rows,
-    by_column_table,
-    find_runs,
-    markdown_table,
     paired_rows,
     seed_rows,
-    seed_table,
     table_rows,
 )
+from ramac.experiments.tables import by_column_table, markdown_table, seed_table
 
 REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 

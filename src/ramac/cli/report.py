@@ -12,7 +12,9 @@ import os
 from rich.console import Console
 
 from ramac.experiments.figures import write_figures
-from ramac.experiments.report import ReportError, find_runs, table_rows, write_report
+from ramac.experiments.report import write_report
+from ramac.experiments.runs import ReportError, find_runs
+from ramac.experiments.summaries import table_rows
 
 
 def main(argv: list[str]) -> None:

@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from ramac.experiments.report import TRACED, Run, Summary, evaluation_cvar, groups, summarise
+from ramac.experiments.runs import TRACED, Run
+from ramac.experiments.summaries import Summary, evaluation_cvar, groups, summarise
 
 
 def _pyplot():
