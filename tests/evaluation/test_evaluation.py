@@ -73,6 +73,13 @@ def test_ood_detector_on_constructed_cases():
     assert detector.rate(queries, far) > 0.95
     small_chunks = NearestNeighbourOOD(states, actions, k=10, kappa=3.0, chunk=257)
     assert torch.equal(small_chunks.flags(queries, far), detector.flags(queries, far))
+    # the κ grid from one search: each count is the flag count of a detector built with that κ
+    mixed = torch.cat([in_support, far, 0.5 * (in_support + far)])
+    tiled = queries.repeat(3, 1)
+    counts = detector.exceedances(tiled, mixed, (0.5, 1.0, 3.0, 10.0))
+    for kappa, count in zip((0.5, 1.0, 3.0, 10.0), counts.tolist(), strict=True):
+        assert count == NearestNeighbourOOD(states, actions, k=10, kappa=kappa).flags(tiled, mixed).sum().item()
+    assert counts.tolist() == sorted(counts.tolist(), reverse=True) and 0 < counts[-1] < counts[0]
     with pytest.raises(ValueError, match="k must be"):
         NearestNeighbourOOD(states, actions, k=1)
 
@@ -131,8 +138,8 @@ def test_ood_rate_on_a_seeded_sample_of_the_visited_actions():
 
     agent, seeds = _LinearAgent(), [1, 2]
     data = torch.Generator().manual_seed(1)
-    detector = NearestNeighbourOOD(torch.randn(500, 11, generator=data), torch.rand(500, 3, generator=data) * 2 - 1,
-                                   k=5, kappa=0.5)
+    dataset = torch.randn(500, 11, generator=data), torch.rand(500, 3, generator=data) * 2 - 1
+    detector = NearestNeighbourOOD(*dataset, k=5, kappa=0.5)
     with EnvPool("Hopper-v5", None, horizon=40, workers=1) as pool:
         full = evaluate_learner(agent, "hopper", pool, seeds, detector, policy_seed=7)
         everything = evaluate_learner(agent, "hopper", pool, seeds, detector, policy_seed=7, ood_max_actions=10**6)
@@ -145,6 +152,11 @@ def test_ood_rate_on_a_seeded_sample_of_the_visited_actions():
     by_hand = detector.flags(torch.as_tensor(visited.observations, dtype=torch.float32)[chosen],
                              torch.as_tensor(visited.actions)[chosen]).float().mean()
     assert sample["ood_action_rate"] == pytest.approx(float(by_hand))
+    assert [f"ood_action_rate_kappa_{k:g}" for k in (1, 2, 3, 5, 10)] == [k for k in sample if "_kappa_" in k]
+    by_kappa = NearestNeighbourOOD(*dataset, k=5, kappa=2.0)
+    assert sample["ood_action_rate_kappa_2"] == pytest.approx(float(by_kappa.flags(
+        torch.as_tensor(visited.observations, dtype=torch.float32)[chosen],
+        torch.as_tensor(visited.actions)[chosen]).float().mean()))
     from ramac.callbacks import RolloutEvaluation
     with pytest.raises(ValueError, match="ood_max_actions must be >= 1"):
         RolloutEvaluation(ood_max_actions=0)

@@ -26,14 +26,15 @@ RETURNS = {
 
 
 def make_run(root, algo: str, seed: int, returns: list[float], ood: float,
-             overrides: dict[str, str] | None = None) -> None:
+             overrides: dict[str, str] | None = None, ood_by_kappa: dict[float, float] | None = None) -> None:
     variant = ",".join(f"{k}={v}" for k, v in (overrides or {}).items()) or "default"
     folder = root / "hopper-medium-expert" / algo / variant / f"seed{seed}"
     folder.mkdir(parents=True)
     (folder / "cell.json").write_text(json.dumps({"task": "hopper-medium-expert", "algo": algo, "seed": seed,
                                                   "overrides": overrides or {}}))
     last = {"iteration": 2000.0, "return_mean": float(np.mean(returns)), "ood_action_rate": ood,
-            "d4rl_normalized_score": 1.0, "returns": returns}
+            "d4rl_normalized_score": 1.0, "returns": returns,
+            **{f"ood_action_rate_kappa_{k:g}": v for k, v in (ood_by_kappa or {}).items()}}
     (folder / "eval.json").write_text(json.dumps({"meta": {"env_id": "Hopper-v5"}, "history": [last]}))
     (folder / "done.json").write_text("{}")
 
@@ -69,6 +70,25 @@ def test_tables_against_hand_computation(runs_root):
     assert bc["t_high"] - bc["mean"] == pytest.approx(12.706204736174698 * 105 / 2)
     assert rows[("bc", "ood")]["mean"] == pytest.approx(0.15)
     assert lower_tail_mean([3.0, 1.0, 2.0], 0.5) == pytest.approx(1.5)  # ⌈0.5·3⌉ = 2 smallest
+
+
+def test_the_kappa_table_summarises_each_threshold_over_seeds(tmp_path):
+    rates = {0: {1.0: 0.6, 2.0: 0.4, 3.0: 0.2, 5.0: 0.1, 10.0: 0.0},
+             1: {1.0: 0.8, 2.0: 0.5, 3.0: 0.3, 5.0: 0.2, 10.0: 0.1}}
+    for seed, by_kappa in rates.items():
+        make_run(tmp_path, "radac", seed, RETURNS[("radac", seed)], ood=by_kappa[3.0], ood_by_kappa=by_kappa)
+    make_run(tmp_path, "bc", 0, RETURNS[("bc", 0)], ood=0.05)  # an evaluation from before the κ grid
+    runs, _ = find_runs([str(tmp_path)])
+    rows = {(r["column"], r["metric"]): r for r in table_rows(runs)}
+    for kappa, expected in ((1, 0.7), (3, 0.25), (5, 0.15), (10, 0.05)):
+        row = rows[("radac", f"ood_kappa_{kappa}")]
+        assert row["mean"] == pytest.approx(expected) and row["seeds"] == 2
+        assert row["se"] == pytest.approx(abs(rates[0][kappa] - rates[1][kappa]) / 2)  # two seeds: |x1 − x2| / 2
+    assert ("radac", "ood_kappa_2") not in rows and not any(k[0] == "bc" and "kappa" in k[1] for k in rows)
+    paths = write_report(runs, [], str(tmp_path / "report"))
+    table = Path(paths["ood_kappa.md"]).read_text()
+    assert "OOD action rate at κ = 10" in table and "0.700 ± 0.100" in table
+    assert "## OOD action rate at other detector thresholds κ" in Path(paths["report.md"]).read_text()
 
 
 def test_written_tables_and_a_broken_run_is_listed(runs_root):

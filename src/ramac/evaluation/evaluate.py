@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from ramac.evaluation.metrics import EpisodeMetrics
-from ramac.evaluation.ood import NearestNeighbourOOD
+from ramac.evaluation.ood import KAPPA_GRID, NearestNeighbourOOD
 from ramac.evaluation.rollout import EnvPool
 from ramac.tasks import env_facts
 from ramac.types import Agent
@@ -23,7 +23,8 @@ def evaluate_learner(learner: Agent, env_key: str, pool: EnvPool, seeds: list[in
 
     The OOD rate scores every visited (state, action) pair, or, with ``ood_max_actions`` = m, a uniform sample of m
     of them without replacement (drawn from its own generator seeded with ``policy_seed``, so the rollouts are the
-    same either way): an unbiased estimate whose 95 % binomial half-width is at most 1.96·√(0.25/m)."""
+    same either way): an unbiased estimate whose 95 % binomial half-width is at most 1.96·√(0.25/m). Beside it,
+``ood_action_rate_kappa_<κ>`` for each κ of :data:`ramac.evaluation.ood.KAPPA_GRID`, from the same pairs."""
     device = learner.device
     generator = torch.Generator(device=device).manual_seed(policy_seed)
     metric = EpisodeMetrics(cvar_alpha).to(device)
@@ -35,7 +36,7 @@ def evaluate_learner(learner: Agent, env_key: str, pool: EnvPool, seeds: list[in
             metric.update(empty, empty, empty, empty)
         else:
             result = pool.rollout(lambda obs: learner.act(obs, generator), seeds, device)
-            ood, scored = 0.0, 0.0
+            ood, scored, by_kappa = 0.0, 0.0, None
             if detector is not None:
                 states = learner.obs_normalizer(torch.as_tensor(result.observations, dtype=torch.float32,
                                                                 device=device))
@@ -44,11 +45,12 @@ def evaluate_learner(learner: Agent, env_key: str, pool: EnvPool, seeds: list[in
                     chosen = torch.randperm(len(actions), generator=torch.Generator().manual_seed(policy_seed))
                     chosen = chosen[:ood_max_actions]
                     states, actions = states[chosen.to(states.device)], actions[chosen]
-                ood = float(detector.flags(states, actions).sum())
+                counts = detector.exceedances(states, actions, (detector.kappa, *KAPPA_GRID))  # one search
+                ood, by_kappa = float(counts[0]), counts[1:]
                 scored = float(len(actions))
             metric.update(*(torch.as_tensor(x, device=device) for x in (result.returns, result.lengths,
                                                                          result.risky_steps, result.penalties)),
-                          ood_actions=ood, scored_actions=scored)
+                          ood_actions=ood, scored_actions=scored, ood_by_kappa=by_kappa)
     finally:
         learner.train(was_training)
     values: dict[str, Any] = {k: (v.tolist() if k == "returns" else float(v)) for k, v in metric.compute().items()}

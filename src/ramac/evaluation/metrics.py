@@ -8,6 +8,8 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
+from ramac.evaluation.ood import KAPPA_GRID
+
 
 def lower_tail_mean(returns: Tensor, alpha: float) -> Tensor:
     """Empirical CVaR_alpha of episode returns: the mean of the worst ``ceil(alpha · n)`` returns."""
@@ -31,15 +33,19 @@ class EpisodeMetrics(Metric):
             self.add_state(name, default=[], dist_reduce_fx="cat")
         self.add_state("ood_actions", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("scored_actions", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("ood_by_kappa", default=torch.zeros(len(KAPPA_GRID), dtype=torch.float64),
+                       dist_reduce_fx="sum")  # OOD counts at each κ of KAPPA_GRID
 
     def update(self, returns: Tensor, lengths: Tensor, risky_steps: Tensor, penalties: Tensor,  # all [n]
-               ood_actions: float = 0.0, scored_actions: float = 0.0) -> None:
+               ood_actions: float = 0.0, scored_actions: float = 0.0, ood_by_kappa: Tensor | None = None) -> None:
         self.returns.append(returns.double().flatten())
         self.lengths.append(lengths.double().flatten())
         self.risky_steps.append(risky_steps.double().flatten())
         self.penalties.append(penalties.double().flatten())
         self.ood_actions += ood_actions
         self.scored_actions += scored_actions
+        if ood_by_kappa is not None:
+            self.ood_by_kappa += ood_by_kappa.to(self.ood_by_kappa)
 
     def compute(self) -> dict[str, Tensor]:
         def cat(x: list[Tensor] | Tensor) -> Tensor:
@@ -60,4 +66,6 @@ class EpisodeMetrics(Metric):
         }
         if self.scored_actions > 0:
             out["ood_action_rate"] = self.ood_actions / self.scored_actions
+            for kappa, count in zip(KAPPA_GRID, self.ood_by_kappa, strict=True):
+                out[f"ood_action_rate_kappa_{kappa:g}"] = count / self.scored_actions
         return out

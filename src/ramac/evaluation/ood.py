@@ -11,13 +11,17 @@ RAMAC reports "state-conditioned OOD action rates ... using a nearest-neighbor d
 4. ``a`` is OOD when ``d(s, a) > κ · max(r(s), min_spacing)``.
 
 The index (standardised states and actions) is built once and kept on the device; queries run in chunks
-with an exact k-nearest-neighbour search (``torch.cdist`` + ``topk``).
+with an exact k-nearest-neighbour search (``torch.cdist`` + ``topk``). :meth:`NearestNeighbourOOD.exceedances`
+counts the flags at several κ from one search: the evaluation records the rate at every κ of :data:`KAPPA_GRID`
+beside the configured one, so a report can show how a ranking moves with κ (RAMAC's κ = 3 is a choice).
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
+
+KAPPA_GRID = (1.0, 2.0, 3.0, 5.0, 10.0)  # the κ at which every evaluation also records the OOD rate
 
 
 class NearestNeighbourOOD:
@@ -53,21 +57,33 @@ class NearestNeighbourOOD:
         return best_i
 
     @torch.no_grad()
-    def flags(self, states: Tensor, actions: Tensor, query_chunk: int = 1024) -> Tensor:  # -> [S] bool
+    def distances(self, states: Tensor, actions: Tensor, query_chunk: int = 1024) -> tuple[Tensor, Tensor]:
+        """``d(s, a)`` and ``max(r(s), min_spacing)`` (module docstring) for each pair: ``[S]``, ``[S]``."""
         if states.shape[0] != actions.shape[0] or actions.shape[1] != self.actions.shape[1]:
             raise ValueError(f"states [S, O] and actions [S, {self.actions.shape[1]}] expected, got "
                              f"{tuple(states.shape)}, {tuple(actions.shape)}")
-        out = []
+        distance, spacing = [], []
         for start in range(0, states.shape[0], query_chunk):
             s = states[start:start + query_chunk]
             a = actions[start:start + query_chunk].to(self.actions)
             neighbour_actions = self.actions[self.neighbours(s)]  # [S, k, A]
-            distance = (neighbour_actions - a.unsqueeze(1)).norm(dim=-1).amin(1)  # [S]
+            distance.append((neighbour_actions - a.unsqueeze(1)).norm(dim=-1).amin(1))  # [S]
             pairwise = torch.cdist(neighbour_actions, neighbour_actions)  # [S, k, k]
             pairwise.diagonal(dim1=1, dim2=2).fill_(float("inf"))
-            spacing = pairwise.amin(2).mean(1).clamp_min(self.min_spacing)  # [S]
-            out.append(distance > self.kappa * spacing)
-        return torch.cat(out)
+            spacing.append(pairwise.amin(2).mean(1).clamp_min(self.min_spacing))  # [S]
+        if not distance:
+            empty = torch.zeros(0, device=self.actions.device)
+            return empty, empty
+        return torch.cat(distance), torch.cat(spacing)
+
+    def flags(self, states: Tensor, actions: Tensor) -> Tensor:  # -> [S] bool
+        distance, spacing = self.distances(states, actions)
+        return distance > self.kappa * spacing
+
+    def exceedances(self, states: Tensor, actions: Tensor, kappas: tuple[float, ...] = KAPPA_GRID) -> Tensor:
+        """How many pairs are OOD at each of ``kappas`` (the same comparison as :meth:`flags`): ``[K]``."""
+        distance, spacing = self.distances(states, actions)
+        return torch.stack([(distance > kappa * spacing).sum() for kappa in kappas]).double()
 
     def rate(self, states: Tensor, actions: Tensor) -> float:
         """Share of OOD actions among the ``(state, action)`` pairs."""

@@ -14,6 +14,7 @@ from ramac.experiments.runs import Run
 from ramac.experiments.summaries import (
     BANDIT_METRICS,
     METRICS,
+    OOD_KAPPA_METRICS,
     OOD_METRICS,
     PAIRED_METRICS,
     SCORE_METRICS,
@@ -27,14 +28,15 @@ from ramac.experiments.tables import by_column_table, latex_table, markdown_tabl
 
 
 def write_report(runs: list[Run], problems: list[tuple[str, str]], out: str) -> dict[str, str]:
-    """Tables (``table1``/``table2``/``scores``/``bandit``/``paired`` as .md/.csv/.tex; ``seeds``, each locomotion
-    run's curve, as .md/.csv) and ``report.md`` into ``out``; returns the paths (the figures:
+    """Tables (``table1``/``table2``/``ood_kappa``/``scores``/``bandit``/``paired`` as .md/.csv/.tex; ``seeds``,
+    each locomotion run's curve, as .md/.csv) and ``report.md`` into ``out``; returns the paths (the figures:
     :func:`ramac.experiments.figures.write_figures`)."""
     os.makedirs(out, exist_ok=True)
     rows = table_rows(runs)
     special = {"bandit": bandit_rows(rows), "paired": paired_rows(runs)}
     paths: dict[str, str] = {}
-    for name, metrics, digits in (("table1", METRICS, 2), ("table2", OOD_METRICS, 3), ("scores", SCORE_METRICS, 1),
+    for name, metrics, digits in (("table1", METRICS, 2), ("table2", OOD_METRICS, 3),
+                                  ("ood_kappa", OOD_KAPPA_METRICS, 3), ("scores", SCORE_METRICS, 1),
                                   ("bandit", BANDIT_METRICS, 3), ("paired", PAIRED_METRICS, 3)):
         selected = special[name] if name in special else [r for r in rows if r["metric"] in dict(metrics)]
         if not selected:
@@ -67,6 +69,7 @@ def write_report(runs: list[Run], problems: list[tuple[str, str]], out: str) -> 
     with open(paths["report.md"], "w") as handle:
         handle.write(provenance(runs, problems) + "\n\n")
         for name, title in (("table1", "Return: mean and CVaR₀.₁"), ("table2", "OOD action rate"),
+                            ("ood_kappa", "OOD action rate at other detector thresholds κ (the ranking's stability)"),
                             ("scores", "Normalised score"), ("bandit", "Bandit: where the sampled actions fall"),
                             ("paired", "Seed-paired differences between the columns of one algorithm"),
                             ("seeds", "Each run: its learning curve and final evaluation")):

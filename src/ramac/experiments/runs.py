@@ -52,6 +52,7 @@ class Run:
     risk_weight: float | None = None  # the resolved config's model.init_args.risk_weight, where it has one
     trace: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # TRACED training metrics by iteration
     data_sha256: str | None = None  # the training data's checksum (DataModule.describe), from the run's hparams.yaml
+    ood_by_kappa: dict[float, float] = field(default_factory=dict)  # final evaluation's OOD rate at each κ recorded
 
 
 def lower_tail_mean(values: list[float] | np.ndarray, alpha: float = CVAR_ALPHA) -> float:
@@ -124,6 +125,13 @@ def _trace(folder: str, keys: tuple[str, ...] = TRACED) -> dict[str, list[tuple[
     return {key: sorted(values.items()) for key, values in out.items() if values}
 
 
+def _ood_by_kappa(entry: dict[str, Any]) -> dict[float, float]:
+    """The OOD rates an evaluation recorded at the κ of ``ramac.evaluation.ood.KAPPA_GRID`` (none before
+    2026-12-02), by κ."""
+    prefix = "ood_action_rate_kappa_"
+    return {float(key[len(prefix):]): float(value) for key, value in entry.items() if key.startswith(prefix)}
+
+
 def read_run(folder: str) -> Run:
     """One finished run (its result file and identity)."""
     identity = _identity(folder)
@@ -146,7 +154,7 @@ def read_run(folder: str) -> Run:
                        mean=float(last["return_mean"]), cvar=lower_tail_mean(returns), returns=list(returns),
                        ood=last.get("ood_action_rate"), normalized=last.get("d4rl_normalized_score"),
                        env_id=content.get("meta", {}).get("env_id"), history=content["history"],
-                       trace=_trace(folder))
+                       trace=_trace(folder), ood_by_kappa=_ood_by_kappa(last))
         if os.path.isfile(bandit):
             with open(bandit) as handle:
                 content = json.load(handle)

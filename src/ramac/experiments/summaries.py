@@ -88,6 +88,8 @@ METRICS = (("mean", "return mean"), ("cvar_per_seed", "CVaR₀.₁ (per seed, th
            ("cvar_pooled", "CVaR₀.₁ (pooled episodes)"),
            ("cvar_first10", "CVaR₀.₁ of the first 10 episodes (the paper's protocol: the worst one)"))
 OOD_METRICS = (("ood", "OOD action rate (bandit: share between the modes)"),)
+REPORTED_KAPPAS = (1.0, 3.0, 5.0, 10.0)  # the κ table: how the OOD ranking moves with the detector's threshold
+OOD_KAPPA_METRICS = tuple((f"ood_kappa_{kappa:g}", f"OOD action rate at κ = {kappa:g}") for kappa in REPORTED_KAPPAS)
 SCORE_METRICS = (("normalized", "D4RL-normalised score"),)
 BANDIT_METRICS = (("share_safe", "share in the safe centre"), ("share_ring", "share on the risky ring"),
                   ("share_between", "share between the modes"), ("mean", "reward mean"),
@@ -104,7 +106,9 @@ def table_rows(runs: list[Run]) -> list[dict[str, Any]]:
                                        if r.env_id is not None and r.episodes > PAPER_EPISODES],
                       **{f"share_{k}": [r.shares[k] for r in members if r.shares] for k in SHARES},
                       "ood": [r.ood for r in members if r.ood is not None],
-                      "normalized": [r.normalized for r in members if r.normalized is not None]}
+                      "normalized": [r.normalized for r in members if r.normalized is not None],
+                      **{f"ood_kappa_{kappa:g}": [r.ood_by_kappa[kappa] for r in members if kappa in r.ood_by_kappa]
+                         for kappa in REPORTED_KAPPAS}}
         pooled = lower_tail_mean([x for r in members for x in r.returns])
         for metric, values in per_metric.items():
             if not values:
