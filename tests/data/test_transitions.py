@@ -69,3 +69,16 @@ def test_returns_to_go_restart_at_each_episode_end():
     # without episode_ends the terminals end the episodes: one long first episode
     plain = Transitions(np.zeros((5, 2)), np.zeros((5, 1)), rewards, np.zeros((5, 2)), terminals)
     assert plain.returns_to_go(1.0)[0] == pytest.approx(12.0)
+
+
+def test_reward_scale_multiplies_the_training_rewards_and_names_itself():
+    from ramac.data.bandit import BanditDataModule
+
+    plain, scaled = BanditDataModule(dataset_size=500), BanditDataModule(dataset_size=500, reward_scale=10.0)
+    assert np.array_equal(scaled.transitions.rewards, plain.transitions.rewards * np.float32(10.0))
+    assert np.array_equal(scaled.transitions.observations, plain.transitions.observations)
+    assert scaled.description["reward_scale"] == 10.0 and plain.description["reward_scale"] == 1.0
+    assert scaled.description["sha256"] != plain.description["sha256"]  # other data: a report keeps them apart
+    assert "rewards × 10" in scaled.transitions.source
+    with pytest.raises(ValueError, match=r"data\.reward_scale must be > 0"):
+        BanditDataModule(reward_scale=0.0)

@@ -29,12 +29,12 @@ class BanditDataModule(OfflineDataModule):
         contextual: use the contextual variant (the context moves the modes).
         dataset_size: number of behaviour transitions.
         dataset_seed: seed of the behaviour draws and rewards.
-        batch_size, iterations_per_epoch: see :class:`OfflineDataModule`.
+        batch_size, iterations_per_epoch, reward_scale: see :class:`OfflineDataModule`.
     """
 
     def __init__(self, contextual: bool = False, dataset_size: int = 10_000, dataset_seed: int = 0,
-                 batch_size: int = 256, iterations_per_epoch: int = 500) -> None:
-        super().__init__(batch_size=batch_size, iterations_per_epoch=iterations_per_epoch)
+                 batch_size: int = 256, iterations_per_epoch: int = 500, reward_scale: float = 1.0) -> None:
+        super().__init__(batch_size=batch_size, iterations_per_epoch=iterations_per_epoch, reward_scale=reward_scale)
         self.bandit = RiskyBandit(contextual=contextual)
         self.dataset_size, self.dataset_seed = dataset_size, dataset_seed
 

@@ -14,6 +14,7 @@ prefetched batch can never desynchronise a resumed run, and every DDP rank draws
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from functools import cached_property
 from typing import Any
 
@@ -44,10 +45,16 @@ class OfflineDataModule(pl.LightningDataModule):
     Args:
         batch_size: global minibatch size (split evenly across DDP ranks).
         iterations_per_epoch: epoch length in iterations (for progress display and epoch-based hooks).
+        reward_scale: factor ``c`` on every training reward, penalties included (``r → c r``): the scale test of
+            RADAC's raw risk term (README "Results"). Evaluation returns stay in the environment's units; a learner's
+            reward-dependent settings (RADAC's ``target_clip``) must be scaled with it in the config.
     """
 
-    def __init__(self, batch_size: int = 256, iterations_per_epoch: int = 1000) -> None:
+    def __init__(self, batch_size: int = 256, iterations_per_epoch: int = 1000, reward_scale: float = 1.0) -> None:
         super().__init__()
+        if not reward_scale > 0:
+            raise ValueError(f"data.reward_scale must be > 0, got {reward_scale}")
+        self.reward_scale = reward_scale
         if batch_size < 1:
             raise ValueError(f"data.batch_size must be >= 1, got {batch_size}")
         if iterations_per_epoch < 1:
@@ -67,7 +74,11 @@ class OfflineDataModule(pl.LightningDataModule):
     # -- derived ------------------------------------------------------------------------------
     @cached_property
     def transitions(self) -> Transitions:
-        return self.load_transitions()
+        transitions = self.load_transitions()
+        if self.reward_scale == 1.0:
+            return transitions
+        return replace(transitions, rewards=transitions.rewards * self.reward_scale,
+                       source=f"{transitions.source} (rewards × {self.reward_scale:g})")
 
     @property
     def obs_dim(self) -> int:
@@ -80,7 +91,8 @@ class OfflineDataModule(pl.LightningDataModule):
     def describe(self) -> dict[str, Any]:
         """What data the run uses; subclasses add their options (computed once, see ``description``)."""
         data = self.transitions
-        return {"source": data.source, "transitions": len(data), "sha256": data.checksum()}
+        return {"source": data.source, "transitions": len(data), "sha256": data.checksum(),
+                "reward_scale": self.reward_scale}
 
     @cached_property
     def description(self) -> dict[str, Any]:

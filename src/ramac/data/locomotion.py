@@ -65,7 +65,7 @@ class StochasticD4RLDataModule(OfflineDataModule):
         hazard: the task's hazard, or ``None`` for the plain data.
         hazard_seed: seed of the penalty draws.
         normalize_observations: standardise observations with the data's mean/std (saved with the model).
-        batch_size, iterations_per_epoch: see :class:`OfflineDataModule`.
+        batch_size, iterations_per_epoch, reward_scale: see :class:`OfflineDataModule`.
     """
 
     def __init__(self, env: Literal["hopper", "walker2d", "halfcheetah"], dataset: str = "medium-replay",
@@ -74,8 +74,8 @@ class StochasticD4RLDataModule(OfflineDataModule):
                  zoo_generation: int = GENERATION, download: bool = True,
                  next_observations: NextObservationRule = "following_row", hazard: Hazard | None = None,
                  hazard_seed: int = 0, normalize_observations: bool = False, batch_size: int = 256,
-                 iterations_per_epoch: int = 1000) -> None:
-        super().__init__(batch_size=batch_size, iterations_per_epoch=iterations_per_epoch)
+                 iterations_per_epoch: int = 1000, reward_scale: float = 1.0) -> None:
+        super().__init__(batch_size=batch_size, iterations_per_epoch=iterations_per_epoch, reward_scale=reward_scale)
         if env not in ENVS:
             raise ValueError(f"data.env must be one of {tuple(ENVS)}, got {env!r}")
         if dataset not in D4RL_DATASETS:
