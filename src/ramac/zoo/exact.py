@@ -32,7 +32,7 @@ EXACT_BOUND = 2.0 ** 25  # |partial sums| below this are exact multiples of WEIG
 # Cody and Waite's split of ln 2: LN2_HI has 32 significant bits, so k · LN2_HI is exact for |k| < 2^20.
 LN2_HI = 6.93147180369123816490e-01
 LN2_LO = 1.90821492927058770002e-10
-INV_LN2 = 1.0 / math.log(2.0)
+INV_LN2 = 1.4426950408889634  # 1 / ln 2 as a literal: the constant must not come from the host's libm
 EXPM1_TERMS = [1.0 / math.factorial(n) for n in range(1, 14)]  # (e^r − 1)/r = Σ r^n/(n+1)!, |r| <= ln2/2: < 1e-17
 ATANH_TERMS = [1.0 / (2 * n + 1) for n in range(12)]  # atanh f / f = Σ f^(2n)/(2n+1), |f| <= 0.172: < 1e-17
 
