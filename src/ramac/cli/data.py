@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from ramac.zoo.paths import ramac_home, zoo_dataset_path
+from ramac.zoo.paths import datasets_dir, ramac_home
 from ramac.zoo.policy import GENERATION, GENERATIONS
 
 GENERATION_HELP = ("policy arithmetic: 2, the same data on every CPU; 1, that of the first studies, which depends "
@@ -44,7 +44,7 @@ def _rollout(args: argparse.Namespace) -> None:
     from ramac.zoo.rollouts import collect
 
     policy = ZooPolicy.load(args.policy, action_box(args.env)[1], args.generation)
-    out = Path(args.out) if args.out else ramac_home() / "datasets" / f"{args.env}-{Path(args.policy).stem}.hdf5"
+    out = Path(args.out) if args.out else datasets_dir() / f"{args.env}-{Path(args.policy).stem}.hdf5"
     with Progress() as progress:
         task = progress.add_task(f"rolling out {Path(args.policy).name} in {args.env}", total=args.size)
         data = collect(args.env, policy, args.size, args.seed, progress=lambda rows: progress.advance(task, rows))
@@ -92,7 +92,7 @@ def _list(args: argparse.Namespace) -> None:
         shipped = (ZOO_DIR / env_id / "provenance.json").exists()
         for dataset in ZOO_DATASETS:
             d4rl_file = d4rl_cache_dir() / f"{d4rl_stem(env, dataset)}.hdf5"
-            made = sorted(zoo_dataset_path(env_id, dataset, 0, None).parent.glob(f"{env_id}-{dataset}-zoo-*.hdf5"))
+            made = sorted(datasets_dir().glob(f"{env_id}-{dataset}-zoo-*.hdf5"))
             zoo = ", ".join(str(p) for p in made) if made else ("can be made" if shipped else "no zoo policy yet")
             table.add_row(f"{env}-{dataset}", str(d4rl_file) if d4rl_file.exists() else "not cached", zoo)
     Console().print(table)

@@ -116,5 +116,4 @@ class OfflineDataModule(pl.LightningDataModule):
         current = self.description
         if saved and saved.get("sha256") != current["sha256"]:
             raise ValueError(f"the checkpoint was trained on different data: saved {saved}, current {current}. "
-                             "Resume with the same data options (or start a new run); a zoo dataset's file name "
-                             "says its generation (-zoo-g2-: 2; none: 1, which needs --data.zoo_generation 1).")
+                             "Resume with the same data options (or start a new run).")

@@ -172,7 +172,8 @@ class StochasticD4RLDataModule(OfflineDataModule):
             if not os.path.isfile(path):
                 raise FileNotFoundError(f"data.path {path}: no such file")
         raw = read_d4rl_file(path)
-        info = {"resolved_source": source, "path": os.path.abspath(path), "file_bytes": os.path.getsize(path)}
+        info = {"resolved_source": source, "path": os.path.abspath(path), "file_bytes": os.path.getsize(path),
+                **({"zoo_generation": self.zoo_generation} if source == "zoo" else {})}
         simulate = partial(simulate_next_observations, self.env_id)  # used where a file lacks next_observations
         return d4rl_transitions(raw, str(path), self.next_observations, simulate), info
 

@@ -24,7 +24,7 @@ def evaluate_learner(learner: Agent, env_key: str, pool: EnvPool, seeds: list[in
     The OOD rate scores every visited (state, action) pair, or, with ``ood_max_actions`` = m, a uniform sample of m
     of them without replacement (drawn from its own generator seeded with ``policy_seed``, so the rollouts are the
     same either way): an unbiased estimate whose 95 % binomial half-width is at most 1.96·√(0.25/m). Beside it,
-``ood_action_rate_kappa_<κ>`` for each κ of :data:`ramac.evaluation.ood.KAPPA_GRID`, from the same pairs."""
+    ``ood_action_rate_kappa_<κ>`` for each κ of :data:`ramac.evaluation.ood.KAPPA_GRID`, from the same pairs."""
     device = learner.device
     generator = torch.Generator(device=device).manual_seed(policy_seed)
     metric = EpisodeMetrics(cvar_alpha).to(device)

@@ -34,7 +34,7 @@ class ZooPolicy:
             raise ValueError(f"zoo generation must be one of {GENERATIONS}, got {generation}")
         self.layers = [(state_dict[f"net.{i}.weight"].float().t().contiguous(), state_dict[f"net.{i}.bias"].float())
                        for i in (0, 2, 4)]
-        self.action_scale, self.generation = action_scale, generation
+        self.action_scale = action_scale
         self.exact_mlp = exact.ExactMLP(self.layers) if generation == 2 else None
 
     @classmethod

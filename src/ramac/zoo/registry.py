@@ -153,8 +153,10 @@ def make_zoo_dataset(env_id: str, dataset: str, size: int | None, seed: int, num
     def policy(name: str) -> ZooPolicy:
         return ZooPolicy.load(folder / name, scale, generation)
 
+    shards = SHARDS[generation] or workers
+
     def run(pol: Any, rows: int, part_seed: int) -> dict[str, np.ndarray]:
-        return collect(env_id, pol, rows, part_seed, num_envs, workers, progress, SHARDS[generation])
+        return collect(env_id, pol, rows, part_seed, num_envs, workers, progress, shards)
 
     rows = size or default_size(env_id, dataset)
     if dataset in ("medium", "expert"):
@@ -181,7 +183,7 @@ def make_zoo_dataset(env_id: str, dataset: str, size: int | None, seed: int, num
         data = {k: np.concatenate([p[k] for p in parts]) for k in KEYS}
     meta = {"source": "ramac zoo (gymnasium v5 regeneration, not D4RL v2)", "env_id": env_id, "dataset": dataset,
             "seed": seed, "size": len(data["rewards"]), "generation": generation,
-            "shards": SHARDS[generation] or workers, **software_versions(), "zoo_version": zoo_version(env_id),
+            "shards": shards, **software_versions(), "zoo_version": zoo_version(env_id),
             "zoo": {k: record[k] for k in ("medium", "expert")}}
     return data, meta
 
