@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+from dataclasses import dataclass
 from typing import Any
 
 import lightning.pytorch as pl
@@ -22,6 +23,7 @@ import torch
 from ramac.data.bandit import BanditDataModule
 from ramac.envs.bandit import ELSEWHERE, RING, SAFE, RiskyBandit
 from ramac.learners.base import BCReference
+from ramac.learners.members import Members, members_of
 from ramac.training.gradients import clip_grad_norm_
 from ramac.training.rng import iteration_seed
 
@@ -42,91 +44,126 @@ class BanditReport(pl.Callback):
         if num_samples < 1:
             raise ValueError(f"BanditReport: num_samples must be >= 1, got {num_samples}")
         self.num_samples, self.filename, self.sample_seed = num_samples, filename, sample_seed
-        self.settings: BCReference | None = None
-        self.reference: torch.nn.Module | None = None
-        self.optimizer: torch.optim.Optimizer | None = None
-        self._pending_state: dict[str, Any] | None = None
+        # one BC-only reference per learner: the run's, or each member's in a members run (ramac.learners.members)
+        self.references: list[_Reference] = []
+        self._pending_states: list[dict[str, Any]] | None = None
         self._generator: torch.Generator | None = None
-        self.results: dict[str, float] = {}
+        self.results: dict[str, float] = {}  # the run's (the first member's) figures
 
     # -- training of the BC-only reference -------------------------------------------------------
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not isinstance(trainer.datamodule, BanditDataModule):
             raise TypeError("BanditReport needs data: class_path ramac.data.bandit.BanditDataModule, got "
                             f"{type(trainer.datamodule).__name__}")
-        self.settings = pl_module.bc_reference()
-        self.reference = copy.deepcopy(self.settings.actor).requires_grad_(True)
         fused = pl_module.device.type in ("cpu", "cuda")
-        self.optimizer = torch.optim.Adam(self.reference.parameters(), lr=self.settings.lr, fused=fused)
-        if self._pending_state is not None:
-            self.reference.load_state_dict(self._pending_state["reference"])
-            self.optimizer.load_state_dict(self._pending_state["optimizer"])
-            self._pending_state = None
+        self.references = []
+        for learner, _ in members_of(pl_module, trainer.default_root_dir):
+            settings = learner.bc_reference()
+            actor = copy.deepcopy(settings.actor).requires_grad_(True)
+            optimizer = torch.optim.Adam(actor.parameters(), lr=settings.lr, fused=fused)
+            self.references.append(_Reference(settings, actor, optimizer, learner.seed))
+        if self._pending_states is not None:
+            if len(self._pending_states) != len(self.references):
+                raise ValueError(f"BanditReport: the checkpoint holds {len(self._pending_states)} BC references, the "
+                                 f"run has {len(self.references)} learners")
+            for reference, state in zip(self.references, self._pending_states, strict=True):
+                reference.actor.load_state_dict(state["reference"])
+                reference.optimizer.load_state_dict(state["optimizer"])
+            self._pending_states = None
         self._generator = torch.Generator(device=pl_module.device)
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
-        assert self.reference is not None and self.optimizer is not None and self._generator is not None
-        assert self.settings is not None
+        assert self._generator is not None
         iteration = pl_module.iteration - 1  # the learner has already counted this iteration
-        generator = self._generator.manual_seed(
-            iteration_seed(pl_module.seed + _REFERENCE_STREAM, trainer.global_rank, iteration))
-        data = pl_module.sampler.sample(generator)
-        with torch.autocast(pl_module.device.type, enabled=False):
-            loss = self.settings.loss_weight * self.reference.bc_loss(data.observations, data.actions, generator)
-        self.optimizer.zero_grad(set_to_none=False)
-        loss.backward()
-        clip_grad_norm_(list(self.reference.parameters()), self.settings.max_grad_norm)
-        self.optimizer.step()
+        for reference in self.references:
+            generator = self._generator.manual_seed(
+                iteration_seed(reference.seed + _REFERENCE_STREAM, trainer.global_rank, iteration))
+            data = pl_module.sampler.sample(generator)
+            with torch.autocast(pl_module.device.type, enabled=False):
+                loss = reference.settings.loss_weight * reference.actor.bc_loss(data.observations, data.actions,
+                                                                                generator)
+            reference.optimizer.zero_grad(set_to_none=False)
+            loss.backward()
+            clip_grad_norm_(list(reference.actor.parameters()), reference.settings.max_grad_norm)
+            reference.optimizer.step()
 
     def state_dict(self) -> dict[str, Any]:
-        if self.reference is None or self.optimizer is None:
-            return {}
-        return {"reference": self.reference.state_dict(), "optimizer": self.optimizer.state_dict()}
+        states = [{"reference": r.actor.state_dict(), "optimizer": r.optimizer.state_dict()} for r in self.references]
+        if len(states) <= 1:
+            return states[0] if states else {}
+        return {"members": states}  # ramac.learners.members.callback_state_for_member
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self._pending_state = state_dict or None
+        if not state_dict:
+            self._pending_states = None
+        else:
+            self._pending_states = list(state_dict["members"]) if "members" in state_dict else [state_dict]
 
     # -- the report ---------------------------------------------------------------------------------
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.is_global_zero:
             return
+        learners = members_of(pl_module, trainer.default_root_dir)
+        for k, ((learner, root), reference) in enumerate(zip(learners, self.references, strict=True)):
+            results = self._report(trainer, learner, reference, root, int(pl_module.iteration))
+            if k == 0:
+                self.results = results
+            logged = {f"bandit/{key}": v for key, v in results.items() if not isinstance(v, list)}
+            if isinstance(pl_module, Members):
+                if pl_module.member_loggers:
+                    pl_module.member_loggers[k].log_metrics(logged, step=trainer.global_step)
+                    pl_module.member_loggers[k].save()
+                logged = {f"{pl_module.seed_label(k)}/{key}": v for key, v in logged.items()}
+            for logger in trainer.loggers:
+                logger.log_metrics(logged, step=trainer.global_step)
+
+    def _report(self, trainer: pl.Trainer, learner: pl.LightningModule, reference: _Reference, root: str,
+                iterations: int) -> dict[str, Any]:
+        """``bandit.json`` and ``bandit.png`` of one learner, written into ``root``; returns the figures."""
         bandit: RiskyBandit = trainer.datamodule.bandit
         rng = np.random.default_rng(self.sample_seed)
         contexts = bandit.sample_contexts(self.num_samples, rng)
         behaviour = bandit.sample_behaviour(contexts, rng)
         rewards, _ = bandit.rewards(contexts, behaviour, rng)
-        obs = torch.as_tensor(contexts, dtype=torch.float32, device=pl_module.device)
-        generator = torch.Generator(device=pl_module.device)
+        obs = torch.as_tensor(contexts, dtype=torch.float32, device=learner.device)
+        generator = torch.Generator(device=learner.device)
         with torch.no_grad():
-            learned = pl_module.act(obs, generator.manual_seed(self.sample_seed)).float().cpu().numpy()
-            reference = self.reference.sample(obs, generator.manual_seed(self.sample_seed)).float().cpu().numpy()
-        self.results = {"iterations": int(pl_module.iteration)}
-        for who, actions in (("behaviour", behaviour), ("bc", reference), ("learner", learned)):
+            learned = learner.act(obs, generator.manual_seed(self.sample_seed)).float().cpu().numpy()
+            cloned = reference.actor.sample(obs, generator.manual_seed(self.sample_seed)).float().cpu().numpy()
+        results: dict[str, Any] = {"iterations": iterations}
+        for who, actions in (("behaviour", behaviour), ("bc", cloned), ("learner", learned)):
             region = bandit.regions(contexts, actions)
-            self.results[f"safe_fraction_{who}"] = float(np.mean(region == SAFE))
-            self.results[f"ring_fraction_{who}"] = float(np.mean(region == RING))
+            results[f"safe_fraction_{who}"] = float(np.mean(region == SAFE))
+            results[f"ring_fraction_{who}"] = float(np.mean(region == RING))
             # between and outside the two modes, where the behaviour has almost no data: OOD leakage
-            self.results[f"between_fraction_{who}"] = float(np.mean(region == ELSEWHERE))
+            results[f"between_fraction_{who}"] = float(np.mean(region == ELSEWHERE))
             # rewards of the sampled actions, with the same reward noise for every policy (common random numbers)
             sampled, _ = bandit.rewards(contexts, actions, np.random.default_rng(self.sample_seed + 1))
             worst = np.sort(sampled)[:max(1, int(np.ceil(CVAR_ALPHA * len(sampled))))]
-            self.results[f"reward_mean_{who}"] = float(sampled.mean())
-            self.results[f"reward_cvar_{CVAR_ALPHA}_{who}"] = float(worst.mean())
+            results[f"reward_mean_{who}"] = float(sampled.mean())
+            results[f"reward_cvar_{CVAR_ALPHA}_{who}"] = float(worst.mean())
             if who == "learner":  # for pooled statistics and the report's grid of samples
-                self.results["rewards_learner"] = [round(float(r), 4) for r in sampled]
-                self.results["offsets_learner"] = np.round(actions - bandit.centres(contexts), 3).tolist()
-        os.makedirs(trainer.default_root_dir, exist_ok=True)
-        path = os.path.join(trainer.default_root_dir, self.filename)
+                results["rewards_learner"] = [round(float(r), 4) for r in sampled]
+                results["offsets_learner"] = np.round(actions - bandit.centres(contexts), 3).tolist()
+        os.makedirs(root, exist_ok=True)
+        path = os.path.join(root, self.filename)
         temporary = os.path.splitext(path)[0] + ".json.tmp"
         with open(temporary, "w") as handle:  # written whole, then renamed: a sweep never reads half a result
-            json.dump(self.results, handle, indent=2)
+            json.dump(results, handle, indent=2)
         os.replace(temporary, os.path.splitext(path)[0] + ".json")
-        _plot(path, bandit, contexts, behaviour, rewards, reference, learned, self.results,
-              type(pl_module).__name__)
-        for logger in trainer.loggers:
-            logger.log_metrics({f"bandit/{k}": v for k, v in self.results.items() if not isinstance(v, list)},
-                               step=trainer.global_step)
+        _plot(path, bandit, contexts, behaviour, rewards, cloned, learned, results, type(learner).__name__)
+        return results
+
+
+@dataclass
+class _Reference:
+    """A BC-only twin: its settings, its actor and optimiser, and the seed of the learner it shadows."""
+
+    settings: BCReference
+    actor: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    seed: int
 
 
 def _plot(path: str, bandit: RiskyBandit, contexts: np.ndarray, behaviour: np.ndarray, rewards: np.ndarray,

@@ -9,16 +9,25 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
+from ramac.learners.members import Members, member_checkpoint
+
 
 class RamacCheckpoint(ModelCheckpoint):
     """``ModelCheckpoint`` that also writes ``last.ckpt`` at the end of training when the final
     iteration is not a multiple of ``every_n_train_steps`` (Lightning skips it once any ``last``
     exists). Files are written by Lightning's transactional save, so a crash mid-write leaves the
-    previous ``last.ckpt`` intact."""
+    previous ``last.ckpt`` intact. In a members run it then writes each member's solo checkpoint,
+    ``<member folder>/checkpoints/last.ckpt`` (:func:`ramac.learners.members.member_checkpoint`), which
+    ``ramac evaluate`` and ``--ckpt_path`` take as they take a solo run's."""
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self.save_last and self._last_global_step_saved != trainer.global_step:
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+        if self.save_last and isinstance(pl_module, Members):
+            checkpoint = trainer._checkpoint_connector.dump_checkpoint()
+            for k, root in enumerate(pl_module.root_dirs):
+                solo = member_checkpoint(checkpoint, k)
+                trainer.strategy.save_checkpoint(solo, os.path.join(root, "checkpoints", "last.ckpt"))
 
 
 def read_checkpoint(path: str, option: str = "--ckpt_path") -> dict[str, Any]:

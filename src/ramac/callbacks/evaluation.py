@@ -14,6 +14,7 @@ from ramac.data.locomotion import StochasticD4RLDataModule
 from ramac.evaluation.evaluate import evaluate_learner
 from ramac.evaluation.ood import NearestNeighbourOOD
 from ramac.evaluation.rollout import EnvPool
+from ramac.learners.members import Members, members_of
 from ramac.tasks import env_facts
 
 
@@ -25,7 +26,10 @@ class RolloutEvaluation(pl.Callback):
     every evaluation resets with seed ``seed + i`` (distinct from the training seed), and the policy's
     sampling noise comes from a generator seeded with ``seed``, so an evaluation is deterministic.
     Metrics (``eval/*``) go to every logger and to ``trainer.callback_metrics`` (so a ``ModelCheckpoint``
-    can monitor them); ``eval.json`` and ``eval.png`` are written into ``trainer.default_root_dir``.
+    can monitor them); ``eval.json`` and ``eval.png`` are written into ``trainer.default_root_dir``. In a members
+    run (:mod:`ramac.learners.members`) each member is evaluated as its solo run would be, with the same episodes and
+    policy seed, its figures go to its own CSV log (``seed<s>/eval/*`` in the run's loggers) and its ``eval.json`` and
+    ``eval.png`` into its own folder.
 
     Args:
         episodes: episodes per evaluation (the paper: 10).
@@ -51,7 +55,8 @@ class RolloutEvaluation(pl.Callback):
         self.episodes, self.every, self.horizon, self.seed = episodes, every_n_iterations, horizon, seed
         self.cvar_alpha, self.ood_neighbours, self.ood_kappa = cvar_alpha, ood_neighbours, ood_kappa
         self.env_workers, self.ood_max_actions = env_workers, ood_max_actions
-        self.history: list[dict[str, Any]] = []  # per evaluation: the figures and the episodes' returns
+        # per evaluated learner (one, or each member), per evaluation: the figures and the episodes' returns
+        self.histories: list[list[dict[str, Any]]] = [[]]
         self.detector: NearestNeighbourOOD | None = None
         self.pool: EnvPool | None = None
 
@@ -74,49 +79,75 @@ class RolloutEvaluation(pl.Callback):
         if pl_module.iteration % self.every == 0:
             self.evaluate(trainer, pl_module)
 
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """The evaluations of the run's learner (of the first member in a members run)."""
+        return self.histories[0]
+
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not self.history or self.history[-1]["iteration"] != pl_module.iteration:
             self.evaluate(trainer, pl_module)
         if trainer.is_global_zero:
-            self._write(trainer.default_root_dir)
+            for (_, root), history in zip(members_of(pl_module, trainer.default_root_dir), self.histories,
+                                          strict=True):
+                self._write(root, history)
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if self.pool is not None:
             self.pool.close()
             self.pool = None
 
-    def evaluate(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, float]:
+    def evaluate(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> list[dict[str, float]]:
+        """Evaluate the run's learner (each member of a members run, one after another); returns the figures of
+        each."""
         rank, world = trainer.global_rank, trainer.world_size
         seeds = [self.seed + i for i in range(rank, self.episodes, world)]
         if self.pool is None:
             raise RuntimeError("RolloutEvaluation.evaluate called outside fit (no environments)")
-        values = evaluate_learner(pl_module, self.env_key, self.pool, seeds, self.detector, self.cvar_alpha,
-                                  policy_seed=self.seed + rank, ood_max_actions=self.ood_max_actions)
-        values["iteration"] = float(pl_module.iteration)
-        self.history.append(values)
-        logged = {f"eval/{k}": v for k, v in values.items() if k not in ("iteration", "returns")}
-        if trainer.is_global_zero:
-            for logger in trainer.loggers:
-                logger.log_metrics(logged, step=trainer.global_step)
-        # visible to ModelCheckpoint(monitor="eval/...") (Lightning runs checkpoint callbacks last)
-        trainer.callback_metrics.update({k: torch.tensor(v) for k, v in logged.items()})
-        trainer.progress_bar_metrics.update({"eval_return": round(values["return_mean"], 1),
-                                             "eval_cvar": round(values[f"return_cvar_{self.cvar_alpha:g}"], 1)})
-        return values
+        learners = members_of(pl_module, trainer.default_root_dir)
+        while len(self.histories) < len(learners):
+            self.histories.append([])
+        every = []
+        for k, (learner, _) in enumerate(learners):
+            values = evaluate_learner(learner, self.env_key, self.pool, seeds, self.detector, self.cvar_alpha,
+                                      policy_seed=self.seed + rank, ood_max_actions=self.ood_max_actions)
+            values["iteration"] = float(pl_module.iteration)
+            self.histories[k].append(values)
+            every.append(values)
+            logged = {f"eval/{key}": v for key, v in values.items() if key not in ("iteration", "returns")}
+            if isinstance(pl_module, Members):
+                if trainer.is_global_zero and pl_module.member_loggers:
+                    pl_module.member_loggers[k].log_metrics(logged, step=trainer.global_step)
+                    pl_module.member_loggers[k].save()
+                logged = {f"{pl_module.seed_label(k)}/{key}": v for key, v in logged.items()}
+            if trainer.is_global_zero:
+                for logger in trainer.loggers:
+                    logger.log_metrics(logged, step=trainer.global_step)
+            # visible to ModelCheckpoint(monitor="eval/...") (Lightning runs checkpoint callbacks last)
+            trainer.callback_metrics.update({key: torch.tensor(v) for key, v in logged.items()})
+        first = every[0]
+        trainer.progress_bar_metrics.update({"eval_return": round(first["return_mean"], 1),
+                                             "eval_cvar": round(first[f"return_cvar_{self.cvar_alpha:g}"], 1)})
+        return every
 
     def state_dict(self) -> dict[str, Any]:
-        return {"history": self.history}
+        if len(self.histories) == 1:
+            return {"history": self.history}
+        return {"members": [{"history": history} for history in self.histories]}  # members.callback_state_for_member
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.history = list(state_dict.get("history", []))
+        if "members" in state_dict:
+            self.histories = [list(member.get("history", [])) for member in state_dict["members"]]
+        else:
+            self.histories = [list(state_dict.get("history", []))]
 
-    def _write(self, root: str) -> None:
+    def _write(self, root: str, history: list[dict[str, Any]]) -> None:
         os.makedirs(root, exist_ok=True)
         meta = {"env_id": self.env_id, "horizon": self.horizon_used, "episodes": self.episodes,
                 "normalized_score": f"D4RL reference returns, {self.env_id}, horizon {self.horizon_used}"}
         temporary = os.path.join(root, "eval.json.tmp")
         with open(temporary, "w") as handle:  # written whole, then renamed: a sweep never reads half a result
-            json.dump({"meta": meta, "history": self.history}, handle, indent=2)
+            json.dump({"meta": meta, "history": history}, handle, indent=2)
         os.replace(temporary, os.path.join(root, "eval.json"))
         import matplotlib
 
@@ -124,11 +155,11 @@ class RolloutEvaluation(pl.Callback):
         import matplotlib.pyplot as plt
 
         keys = ["return_mean", f"return_cvar_{self.cvar_alpha:g}", "risky_state_rate", "ood_action_rate"]
-        keys = [k for k in keys if any(k in h for h in self.history)]
+        keys = [k for k in keys if any(k in h for h in history)]
         fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.4), constrained_layout=True)
-        iterations = np.array([h["iteration"] for h in self.history])
+        iterations = np.array([h["iteration"] for h in history])
         for ax, key in zip(np.atleast_1d(axes), keys, strict=True):
-            ax.plot(iterations, [h.get(key, np.nan) for h in self.history], marker="o")
+            ax.plot(iterations, [h.get(key, np.nan) for h in history], marker="o")
             ax.set(title=key.replace("_", " "), xlabel="iteration")
         fig.suptitle(f"{self.env_id} (hazard-wrapped), {self.episodes} episodes, horizon {self.horizon_used}")
         fig.savefig(os.path.join(root, "eval.png"), dpi=100)

@@ -23,6 +23,7 @@ from ramac.callbacks.checkpoint import RamacCheckpoint
 from ramac.cli.compose import expand
 from ramac.data.datamodule import OfflineDataModule
 from ramac.learners.base import OfflineLearner
+from ramac.learners.members import MemberSpec, Members, build_member, member_specs
 
 _QUIET = (
     r".*does not have many workers.*",
@@ -65,12 +66,30 @@ class RamacCLI(LightningCLI):
         for attribute in ("obs_dim", "action_dim", "max_action"):
             parser.link_arguments(f"data.{attribute}", f"model.init_args.{attribute}", apply_on="instantiate")
         parser.link_arguments("seed_everything", "model.init_args.seed")
+        parser.add_argument("--members", type=int | list[MemberSpec] | None, default=None,
+                            help="train several runs in one process (ramac.learners.members): a count S (seeds "
+                                 "seed_everything … +S-1, folders <default_root_dir>/seed<s>) or a list of "
+                                 "{seed, root_dir, model: {option: value}}")
         parser.add_lightning_class_args(RamacCheckpoint, "checkpoint")
         parser.set_defaults({"checkpoint.save_last": True, "checkpoint.save_top_k": 0,
                              "checkpoint.every_n_train_steps": 1000})
         # One checkpoint folder per run directory (not per logger version), so `--ckpt_path last`
         # finds the previous run's last.ckpt.
         parser.link_arguments("trainer.default_root_dir", "checkpoint.dirpath", compute_fn=_checkpoint_dir)
+
+    def instantiate_classes(self) -> None:
+        """Lightning's, and with ``--members`` the :class:`~ramac.learners.members.Members` of the configured
+        learner in its place (each member built as its solo run builds its learner)."""
+        super().instantiate_classes()
+        members = self._get(self.config, "members", None)
+        if members is None:
+            return
+        specs = member_specs([vars(m) if not isinstance(m, dict | MemberSpec) else m for m in members]
+                             if isinstance(members, list) else members,
+                             int(self._get(self.config, "seed_everything")),
+                             self._get(self.config, "trainer.default_root_dir"))
+        template = self.model
+        self.model = Members([build_member(template, spec) for spec in specs], [s.root_dir for s in specs])
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         """Lightning's default logger (TensorBoard) plus a CSV logger writing into the same version folder, and

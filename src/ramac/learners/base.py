@@ -65,6 +65,10 @@ class OfflineLearner(pl.LightningModule):
         self.sampler: TransitionSampler | None = None
         self._generator: torch.Generator | None = None
         self._counted_steps = 0
+        # Set by ramac.learners.members.Members when this learner is one member of a members run: which of the
+        # trainer's optimizers are this learner's, and whether its counted step is the one Lightning counts.
+        self._optimizer_slice: slice | None = None
+        self._counts_global_step = True
 
     # -- to implement ----------------------------------------------------------------------------
     def update(self, batch: Batch, generator: torch.Generator) -> dict[str, Tensor]:
@@ -103,6 +107,12 @@ class OfflineLearner(pl.LightningModule):
             keep_freed_memory()
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
+        metrics = self.run_iteration()
+        if self.iteration % self.trainer.log_every_n_steps == 0:
+            self.log_dict(metrics, on_step=True, on_epoch=False, prog_bar=False, sync_dist=False)
+
+    def run_iteration(self) -> dict[str, Tensor]:
+        """One learner iteration: draw the batch from this iteration's generator, :meth:`update`, count it."""
         generator = self.iteration_generator()
         assert self.sampler is not None
         # An iteration runs several backward passes over disjoint parameter sets (RADAC: critic, then
@@ -117,8 +127,7 @@ class OfflineLearner(pl.LightningModule):
             raise RuntimeError(f"{type(self).__name__}.update made {self._counted_steps} counted optimizer steps; "
                                "exactly one `optimize(..., counted=True)` per iteration keeps global_step == iteration")
         self.iteration += 1
-        if self.iteration % self.trainer.log_every_n_steps == 0:
-            self.log_dict(metrics, on_step=True, on_epoch=False, prog_bar=False, sync_dist=False)
+        return metrics
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         _, key, pos, has_gauss, gauss = np.random.get_state()
@@ -145,6 +154,14 @@ class OfflineLearner(pl.LightningModule):
             torch.cuda.set_rng_state_all(rng["cuda"])
 
     # -- helpers for subclasses -----------------------------------------------------------------
+    def optimizers(self, use_pl_optimizer: bool = True) -> Any:
+        """Lightning's ``optimizers()``, restricted to this learner's own when it is one member of a members run."""
+        if self._optimizer_slice is None:
+            return super().optimizers(use_pl_optimizer)
+        every = self.trainer.strategy._lightning_optimizers if use_pl_optimizer else self.trainer.optimizers
+        own = list(every[self._optimizer_slice])
+        return own[0] if len(own) == 1 else own
+
     def iteration_generator(self) -> torch.Generator:
         if self._generator is None:
             self._generator = torch.Generator(device=self.device)
@@ -172,8 +189,9 @@ class OfflineLearner(pl.LightningModule):
         average_gradients(params, self.trainer.world_size)
         norm = clip_grad_norm_(params, max_norm, ensemble_size)
         if counted:
-            optimizer.step()
             self._counted_steps += 1
+        if counted and self._counts_global_step:
+            optimizer.step()
         else:
             self.trainer.strategy.optimizer_step(optimizer.optimizer, closure=lambda: None)
         return norm
