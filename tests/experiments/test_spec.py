@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from ramac.experiments.spec import SweepError, load_sweep
+from ramac.experiments.spec import SweepError, load_sweep, members_folder
 
 CONF = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "conf")
 
@@ -84,3 +84,16 @@ def test_a_missing_sweep_file_is_named(tmp_path):
 def test_the_shipped_sweep_files_load(name):
     sweep = load_sweep(os.path.join(CONF, "sweeps", name), CONF)
     assert sweep.cells()
+
+
+def test_members_per_run_groups_the_seeds_of_each_cell(tmp_path):
+    path = tmp_path / "m.yaml"
+    path.write_text("name: m\ntasks: [bandit]\nalgos: [bc, radac]\nseeds: 5\nresources:\n  members_per_run: 2\n")
+    sweep = load_sweep(str(path), CONF)
+    groups = [[(c.algo, c.seed) for c in group] for group in sweep.groups(sweep.cells())]
+    assert groups == [[("bc", 0), ("bc", 1)], [("radac", 0), ("radac", 1)], [("bc", 2), ("bc", 3)],
+                      [("radac", 2), ("radac", 3)], [("bc", 4)], [("radac", 4)]]
+    assert members_folder(sweep.groups(sweep.cells())[0]).endswith("bc/default/members-seed0-seed1")
+    path.write_text("name: m\ntasks: [bandit]\nalgos: [bc]\nseeds: 2\nresources:\n  members_per_run: 0\n")
+    with pytest.raises(SweepError, match="members_per_run"):
+        load_sweep(str(path), CONF)

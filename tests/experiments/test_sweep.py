@@ -178,6 +178,41 @@ def test_the_notebooks_run_on_the_tiny_sweep(tiny_sweep, notebook, tmp_path, mon
 
 
 @pytest.mark.slow
+def test_a_sweep_with_members_writes_the_folders_and_report_of_the_same_sweep_run_solo(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    from ramac.experiments.report import write_report
+    from ramac.experiments.runs import find_runs
+
+    body = """algos: [radac]
+seeds: 2
+set:
+  trainer.max_steps: 12
+  data.init_args.dataset_size: 256
+"""
+    solo = load_sweep(sweep_file(tmp_path, "solo", body), CONF)
+    packed = load_sweep(sweep_file(tmp_path, "packed", body + "resources:\n  members_per_run: 2\n"), CONF)
+    assert [[c.seed for c in group] for group in packed.groups(packed.cells())] == [[0, 1]]
+    assert [o.status for o in run_sweep(solo, CONF, serial=True)] == ["done"] * 2
+    outcomes = run_sweep(packed, CONF, serial=True)
+    assert [o.status for o in outcomes] == ["done"] * 2, [o.log_tail for o in outcomes]
+    assert results(packed) == results(solo)
+    members_folder = os.path.join(packed.folder, "bandit", "radac", "default", "members-seed0-seed1")
+    assert os.path.isfile(os.path.join(members_folder, "checkpoints", "last.ckpt"))
+    for cell in packed.cells():
+        names = {"cell.json", "config.yaml", "done.json", "bandit.json", "run.log"}
+        assert names <= set(os.listdir(cell.folder)), cell.folder
+        assert os.path.isfile(os.path.join(cell.folder, "checkpoints", "last.ckpt"))
+    tables = {}
+    for sweep in (solo, packed):
+        runs, problems = find_runs([sweep.folder])
+        assert len(runs) == 2 and not problems
+        out = tmp_path / f"report-{sweep.name}"
+        write_report(runs, problems, str(out))
+        tables[sweep.name] = {p.name: p.read_text() for p in sorted(out.rglob("*.csv"))}
+    assert tables["solo"] and tables["solo"] == tables["packed"]
+    assert [o.status for o in run_sweep(packed, CONF, serial=True)] == ["skipped"] * 2
+
+
 def test_a_sweep_killed_midway_and_rerun_ends_as_an_uninterrupted_one(tmp_path):
     body = """algos: [bc, oraac]
 seeds: 2

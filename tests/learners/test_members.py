@@ -7,7 +7,7 @@ import torch
 from helpers.tiny import TINY_LEARNERS, TinyData, quiet_trainer
 from lightning.pytorch import seed_everything
 
-from ramac.learners.members import MemberSpec, Members, build_member, member_checkpoint, member_specs
+from ramac.learners.members import Members, MemberSpec, build_member, member_checkpoint, member_specs
 
 NAMES = sorted(TINY_LEARNERS)
 SEEDS = (3, 4)
@@ -89,7 +89,5 @@ def test_a_members_checkpoint_refuses_other_members(tmp_path):
     other = _members("bc_diffusion", tmp_path / "b", seeds=(3, 5))
     with pytest.raises(ValueError, match="same members"):
         quiet_trainer(max_steps=4).fit(other, datamodule=TinyData(), ckpt_path=tmp_path / "two.ckpt")
-    solo = TINY_LEARNERS["bc_diffusion"].make()
-    with pytest.raises(ValueError, match="not members|one run"):
+    with pytest.raises(ValueError, match="holds one run, not members"):
         member_checkpoint({"ramac": {}}, 0)
-    del solo

@@ -23,7 +23,7 @@ from ramac.callbacks.checkpoint import RamacCheckpoint
 from ramac.cli.compose import expand
 from ramac.data.datamodule import OfflineDataModule
 from ramac.learners.base import OfflineLearner
-from ramac.learners.members import MemberSpec, Members, build_member, member_specs
+from ramac.learners.members import Members, MemberSpec, build_member, member_specs
 
 _QUIET = (
     r".*does not have many workers.*",

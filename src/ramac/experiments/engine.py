@@ -8,9 +8,10 @@ and a fractional GPU packs several small runs on one device.
 What a cell's folder holds: ``config.yaml`` (the composed configuration, written once: ``ramac fit --config
 config.yaml`` reruns the cell by hand), ``cell.json`` (task, algorithm, seed, grid values), ``run.log`` (the
 process's output), ``checkpoints/last.ckpt`` and the run's result (``eval.json`` or ``bandit.json``), and
-``done.json`` once the run has finished. Rerunning the sweep skips cells with ``done.json``, resumes cells with a
-``last.ckpt`` exactly (``--ckpt_path last``) and starts the others; a failed cell is reported with the tail of its
-log and does not stop the others.
+``done.json`` once the run has finished. With ``resources.members_per_run`` the seeds of a cell are trained together
+(:func:`run_members`); their folders hold the same files. Rerunning the sweep skips cells with ``done.json``, resumes
+cells with a ``last.ckpt`` exactly (``--ckpt_path last``) and starts the others; a failed cell is reported with the
+tail of its log and does not stop the others.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from ramac.experiments.spec import Cell, Sweep
+from ramac.experiments.spec import Cell, Sweep, members_folder
 
 RESULT_FILES = ("eval.json", "bandit.json")
 LOG_TAIL_LINES = 15
@@ -83,6 +84,94 @@ def compose_config(cell: Cell, sweep: Sweep, conf_dir: str, python: str, env: di
     return config
 
 
+def prepare_cell(cell: Cell, sweep: Sweep, conf_dir: str, python: str, env: dict[str, str]) -> str:
+    """Write the cell's ``cell.json`` and composed ``config.yaml`` (once); returns the config's path."""
+    config_path = os.path.join(cell.folder, "config.yaml")
+    if not os.path.isfile(config_path):
+        config = compose_config(cell, sweep, conf_dir, python, env)
+        write_atomic(os.path.join(cell.folder, "cell.json"), json.dumps(
+            {"sweep": sweep.name, "task": cell.task, "algo": cell.algo, "seed": cell.seed,
+             "overrides": dict(cell.overrides), "episodes": sweep.episodes, "horizon": sweep.horizon,
+             "every_n_iterations": sweep.every_n_iterations}, indent=1))
+        write_atomic(config_path, yaml.safe_dump(config, sort_keys=False))
+    return config_path
+
+
+def _lock(folder: str) -> Any | None:
+    """``folder``'s ``running.lock``, held (``flock``), or ``None`` when another process holds it."""
+    lock = open(os.path.join(folder, "running.lock"), "a")  # noqa: SIM115 (held until the run ends)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        return None
+    return lock
+
+
+def run_members(cells: list[Cell], sweep: Sweep, conf_dir: str, python: str, threads: int) -> list[CellOutcome]:
+    """Run (or resume) the seeds ``cells`` of one sweep cell together in one ``ramac fit --members`` process
+    (:mod:`ramac.learners.members`); each seed's folder gets what its solo run's would (``cell.json``, its own
+    ``config.yaml``, result, logs, ``checkpoints/last.ckpt``, ``done.json``), the members folder
+    (:func:`~ramac.experiments.spec.members_folder`) the process's config, log and checkpoint. Never raises for a
+    failed run; any of the folders held by another process leaves the whole group to it (``busy``)."""
+    if len(cells) == 1:
+        return [run_cell(cells[0], sweep, conf_dir, python, threads)]
+    folder = members_folder(cells)
+    for path in (folder, *(c.folder for c in cells)):
+        os.makedirs(path, exist_ok=True)
+    locks = []
+    for path in (folder, *(c.folder for c in cells)):
+        lock = _lock(path)
+        if lock is None:
+            for held in locks:
+                held.close()
+            return [CellOutcome(c.label, c.folder, "busy", log_tail=f"{path}: another process holds running.lock; "
+                                "left to it") for c in cells]
+        locks.append(lock)
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    log_path = os.path.join(folder, "run.log")
+    start = time.time()
+    try:
+        configs = [prepare_cell(cell, sweep, conf_dir, python, env) for cell in cells]
+        config_path = os.path.join(folder, "config.yaml")
+        if not os.path.isfile(config_path):
+            with open(configs[0]) as handle:
+                config = yaml.safe_load(handle)
+            config["seed_everything"] = cells[0].seed
+            config["trainer"]["default_root_dir"] = folder
+            config["members"] = [{"seed": c.seed, "root_dir": c.folder} for c in cells]
+            write_atomic(config_path, yaml.safe_dump(config, sort_keys=False))
+        for cell in cells:
+            with open(os.path.join(cell.folder, "run.log"), "a") as log:
+                log.write(f"trained with seeds {[c.seed for c in cells]} in one process: {log_path}\n")
+        resume = ["--ckpt_path", "last"] if os.path.isfile(os.path.join(folder, "checkpoints", "last.ckpt")) else []
+        with open(log_path, "a") as log:
+            log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {'resume' if resume else 'start'} ===\n")
+            log.flush()
+            code = subprocess.run([python, "-m", "ramac", "fit", "--config", config_path,
+                                   "--trainer.enable_progress_bar", "false", *resume],
+                                  stdout=log, stderr=subprocess.STDOUT, env=env,
+                                  pass_fds=tuple(lock.fileno() for lock in locks)).returncode
+        outcomes = []
+        for cell in cells:
+            results = [name for name in RESULT_FILES if os.path.isfile(os.path.join(cell.folder, name))]
+            if code != 0 or not results:
+                reason = f"exit code {code}" if code != 0 else f"no result file ({' or '.join(RESULT_FILES)})"
+                outcomes.append(CellOutcome(cell.label, cell.folder, "failed", time.time() - start,
+                                            f"{reason}\n{_tail(log_path)}"))
+                continue
+            write_atomic(os.path.join(cell.folder, "done.json"), json.dumps(
+                {"result": results[0], "seconds": time.time() - start, "members_run": folder}))
+            outcomes.append(CellOutcome(cell.label, cell.folder, "done", time.time() - start))
+        return outcomes
+    except Exception as error:  # a broken composition is this group's failure, not the sweep's
+        return [CellOutcome(c.label, c.folder, "failed", time.time() - start, f"{error}\n{_tail(log_path)}")
+                for c in cells]
+    finally:
+        for lock in locks:
+            lock.close()
+
+
 def run_cell(cell: Cell, sweep: Sweep, conf_dir: str, python: str, threads: int) -> CellOutcome:
     """Run (or resume, or skip) one cell in a fresh ``ramac fit`` process; never raises for a failed run. A cell
     another process is running (it holds the cell's ``running.lock``: a second sweep over the same folders) is left
@@ -93,11 +182,8 @@ def run_cell(cell: Cell, sweep: Sweep, conf_dir: str, python: str, threads: int)
     done_path = os.path.join(cell.folder, "done.json")
     if os.path.isfile(done_path):
         return CellOutcome(cell.label, cell.folder, "skipped")
-    lock = open(os.path.join(cell.folder, "running.lock"), "a")  # noqa: SIM115 (held until the run ends)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.close()
+    lock = _lock(cell.folder)
+    if lock is None:
         return CellOutcome(cell.label, cell.folder, "busy", log_tail=f"{cell.folder}: another process holds "
                            "running.lock (running.json names it); left to it")
     if os.path.isfile(done_path):  # finished by that other process just before the lock was free
@@ -108,14 +194,7 @@ def run_cell(cell: Cell, sweep: Sweep, conf_dir: str, python: str, threads: int)
     start = time.time()
     write_atomic(os.path.join(cell.folder, "running.json"), json.dumps({"pid": os.getpid(), "start": start}))
     try:
-        config_path = os.path.join(cell.folder, "config.yaml")
-        if not os.path.isfile(config_path):
-            config = compose_config(cell, sweep, conf_dir, python, env)
-            write_atomic(os.path.join(cell.folder, "cell.json"), json.dumps(
-                {"sweep": sweep.name, "task": cell.task, "algo": cell.algo, "seed": cell.seed,
-                 "overrides": dict(cell.overrides), "episodes": sweep.episodes, "horizon": sweep.horizon,
-                 "every_n_iterations": sweep.every_n_iterations}, indent=1))
-            write_atomic(config_path, yaml.safe_dump(config, sort_keys=False))
+        config_path = prepare_cell(cell, sweep, conf_dir, python, env)
         resume = ["--ckpt_path", "last"] if os.path.isfile(os.path.join(cell.folder, "checkpoints", "last.ckpt")) \
             else []
         with open(log_path, "a") as log:
@@ -176,12 +255,14 @@ def run_sweep(sweep: Sweep, conf_dir: str = "conf", address: str | None = None,
             states[cell.label] = None
             pending.append(cell)
     start = time.time()
+    groups = sweep.groups(pending)
     if pending and serial:
-        for cell in pending:
+        for group in groups:
             if on_update is not None:
                 on_update(states, start)
-            states[cell.label] = run_cell(cell, sweep, os.path.abspath(conf_dir), sys.executable,
-                                          max(1, int(sweep.cpus_per_run)))
+            for outcome in run_members(group, sweep, os.path.abspath(conf_dir), sys.executable,
+                                       max(1, int(sweep.cpus_per_run))):
+                states[outcome.label] = outcome
     elif pending:
         import ray
 
@@ -196,15 +277,15 @@ def run_sweep(sweep: Sweep, conf_dir: str = "conf", address: str | None = None,
                 os.environ.setdefault("RAY_worker_niceness", "0")
                 ray.init(num_cpus=num_cpus or os.cpu_count(), **kwargs)
         threads = max(1, int(sweep.cpus_per_run))
-        task = ray.remote(run_cell).options(num_cpus=sweep.cpus_per_run, num_gpus=sweep.gpus_per_run,
-                                            max_retries=0)
+        task = ray.remote(run_members).options(num_cpus=sweep.cpus_per_run, num_gpus=sweep.gpus_per_run,
+                                               max_retries=0)
         folder = os.path.abspath(conf_dir)
-        refs = {task.remote(cell, sweep, folder, sys.executable, threads): cell for cell in pending}
+        refs = [task.remote(group, sweep, folder, sys.executable, threads) for group in groups]
         while refs:
-            ready, _ = ray.wait(list(refs), num_returns=len(refs), timeout=1.0)
+            ready, refs = ray.wait(refs, num_returns=len(refs), timeout=1.0)
             for ref in ready:
-                outcome = ray.get(ref)
-                states[refs.pop(ref).label] = outcome
+                for outcome in ray.get(ref):
+                    states[outcome.label] = outcome
             if on_update is not None:
                 on_update(states, start)
     if on_update is not None:

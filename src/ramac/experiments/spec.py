@@ -19,10 +19,13 @@ A sweep file (YAML; ``conf/sweeps/*.yaml``)::
     resources:                      # optional
       cpus_per_run: 1
       gpus_per_run: 0               # a fraction packs several runs on one GPU
+      members_per_run: 1            # seeds of one cell trained together in one process (ramac.learners.members)
 
 Every cell is an ordinary run: ``ramac fit --algo A --task T --seed_everything S --<key> <value>...`` with its
 folder ``<root>/<name>/<task>/<algo>/<grid-values>/seed<S>``; :mod:`ramac.experiments.engine` writes the composed
-configuration into that folder and runs it.
+configuration into that folder and runs it. With ``members_per_run: N`` the seeds of each (task, algorithm, grid
+values) are trained N at a time in one ``ramac fit --members`` process, whose folder ``members-seed<a>-…`` sits beside
+the seeds' folders; each seed's folder is still written as its solo run's (same files, same report).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ import yaml
 
 KEYS = {"name", "root", "tasks", "algos", "seeds", "grid", "set", "evaluation", "resources"}
 EVALUATION_KEYS = {"episodes", "horizon", "every_n_iterations", "ood_max_actions"}
-RESOURCE_KEYS = {"cpus_per_run", "gpus_per_run"}
+RESOURCE_KEYS = {"cpus_per_run", "gpus_per_run", "members_per_run"}
 DEFAULT_EPISODES = 50
 
 
@@ -83,6 +86,7 @@ class Sweep:
     ood_max_actions: int | None = None
     cpus_per_run: float = 1.0
     gpus_per_run: float = 0.0
+    members_per_run: int = 1
 
     @property
     def folder(self) -> str:
@@ -100,6 +104,24 @@ class Sweep:
                 folder = os.path.join(self.folder, task, algo, part, f"seed{seed}")
                 out.append(Cell(task, algo, seed, overrides, folder))
         return out
+
+
+    def groups(self, cells: list[Cell]) -> list[list[Cell]]:
+        """``cells`` as the processes that train them: one cell each, or with ``members_per_run`` N the cells that
+        differ only by seed, N at a time in the sweep's seed order (the first group starts first)."""
+        if self.members_per_run == 1:
+            return [[cell] for cell in cells]
+        by_run: dict[tuple[Any, ...], list[Cell]] = {}
+        for cell in cells:
+            by_run.setdefault((cell.task, cell.algo, cell.overrides), []).append(cell)
+        chunks = [same[i:i + self.members_per_run] for same in by_run.values()
+                  for i in range(0, len(same), self.members_per_run)]
+        return sorted(chunks, key=lambda chunk: cells.index(chunk[0]))
+
+
+def members_folder(cells: list[Cell]) -> str:
+    """The folder of the members process that trains ``cells`` (the seeds of one sweep cell): beside theirs."""
+    return os.path.join(os.path.dirname(cells[0].folder), "members-" + "-".join(f"seed{c.seed}" for c in cells))
 
 
 def _short(key: str) -> str:
@@ -198,7 +220,10 @@ def load_sweep(path: str, conf_dir: str = "conf") -> Sweep:
                 (key == "cpus_per_run" and value <= 0):
             raise SweepError(f"{path}: 'resources.{key}' must be a number {'> 0' if key == 'cpus_per_run' else '>= 0'}"
                              f", got {value!r}")
+    members = resources.get("members_per_run", 1)
+    if not isinstance(members, int) or isinstance(members, bool) or members < 1:
+        raise SweepError(f"{path}: 'resources.members_per_run' must be an integer >= 1, got {members!r}")
     root = _text(path, "root", content.get("root", os.path.join("runs", "sweeps")), "a folder")
     root = os.path.abspath(root)  # Ray workers and cluster nodes see the cells by absolute path
     return Sweep(name, root, tasks, algos, tuple(seeds), {k: tuple(v) for k, v in grid.items()}, dict(fixed),
-                 episodes, horizon, every, ood_max, float(cpus), float(gpus))
+                 episodes, horizon, every, ood_max, float(cpus), float(gpus), members)

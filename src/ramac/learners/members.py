@@ -147,7 +147,7 @@ class Members(OfflineLearner):
                 member.obs_normalizer.set_statistics(*stats)
             if self.trainer.is_global_zero:
                 logger = CSVLogger(self.root_dirs[k], name="lightning_logs")
-                logger.log_hyperparams({**dict(member.hparams), "data": description})
+                logger.log_hyperparams({"data": description, **dict(member.hparams)})
                 logger.save()
                 self.member_loggers.append(logger)
 
@@ -165,7 +165,8 @@ class Members(OfflineLearner):
             if self.member_loggers:
                 # the step Lightning gives a solo run's `log_dict` rows at this iteration
                 step = self.trainer.fit_loop.epoch_loop._batches_that_stepped
-                self.member_loggers[k].log_metrics({key: float(v) for key, v in metrics.items()}, step=step)
+                row = {key: float(v) for key, v in metrics.items()}
+                self.member_loggers[k].log_metrics({**row, "epoch": float(self.current_epoch)}, step=step)
         self.log_dict(logged, on_step=True, on_epoch=False, prog_bar=False, sync_dist=False)
 
     def on_train_end(self) -> None:
