@@ -191,3 +191,36 @@ def test_evaluate_command_is_deterministic(repo_root, tmp_path):
     evaluate_main(["--config", str(saved), "--ckpt_path", ckpt, "--episodes", "3", "--horizon", "40",
                    "--out", str(tmp_path / "d.json")])
     assert json.loads((tmp_path / "d.json").read_text())["metrics"] == outs[0]["metrics"]
+
+
+def test_a_members_run_evaluates_each_member_as_its_solo_run(repo_root, tmp_path):
+    import json
+
+    from ramac.cli.evaluate import main as evaluate_main
+
+    path = write_d4rl_file(tmp_path / "hopper.hdf5", rollout_arrays(episodes=10, max_steps=30))
+    common = ["--config", os.path.join(repo_root, "conf", "hopper.yaml"), *SMALL, "--data.source", "file",
+              "--data.path", str(path), "--trainer.callbacks.every_n_iterations", "10",
+              "--trainer.callbacks.episodes", "2", "--trainer.callbacks.horizon", "30"]
+    main(["fit", *common, "--trainer.default_root_dir", str(tmp_path / "solo"), "--seed_everything", "1"])
+    main(["fit", *common, "--trainer.default_root_dir", str(tmp_path / "group"), "--members", "2"])
+    solo = json.loads((tmp_path / "solo" / "eval.json").read_text())
+    member = json.loads((tmp_path / "group" / "seed1" / "eval.json").read_text())
+    assert member == solo and [h["iteration"] for h in member["history"]] == [10.0, 20.0]
+    assert json.loads((tmp_path / "group" / "seed0" / "eval.json").read_text()) != solo
+    group_ckpt = str(tmp_path / "group" / "checkpoints" / "last.ckpt")
+    evaluate = ["--episodes", "2", "--horizon", "30", "--data.source", "file", "--data.path", str(path)]
+    group_config = next((tmp_path / "group").glob("lightning_logs/version_0/config.yaml"))
+    evaluate_main(["--config", str(group_config), "--ckpt_path", group_ckpt, "--member", "1",
+                   "--out", str(tmp_path / "member.json"), *evaluate])
+    small = ["--model.diffusion_steps", "3", "--model.n_quantiles", "4"]
+    evaluate_main(["--config", os.path.join(repo_root, "conf", "hopper.yaml"), "--ckpt_path",
+                   str(tmp_path / "group" / "seed1" / "checkpoints" / "last.ckpt"), "--out",
+                   str(tmp_path / "exported.json"), *evaluate, *small])
+    evaluate_main(["--config", os.path.join(repo_root, "conf", "hopper.yaml"), "--ckpt_path",
+                   str(tmp_path / "solo" / "checkpoints" / "last.ckpt"), "--out", str(tmp_path / "solo.json"),
+                   *evaluate, *small])
+    scores = [json.loads((tmp_path / f"{n}.json").read_text())["metrics"] for n in ("member", "exported", "solo")]
+    assert scores[0] == scores[1] == scores[2]
+    with pytest.raises(ValueError, match="holds 2 members"):
+        evaluate_main(["--config", str(group_config), "--ckpt_path", group_ckpt, *evaluate])

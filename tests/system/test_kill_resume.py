@@ -1,4 +1,5 @@
-"""A bandit run killed with SIGKILL mid-way and resumed ends exactly like an uninterrupted run."""
+"""A bandit run killed with SIGKILL mid-way and resumed ends exactly like an uninterrupted run (solo, and a members run
+of two seeds in one process)."""
 
 from __future__ import annotations
 
@@ -19,14 +20,15 @@ def _cmd(repo_root, root, steps, *extra):
 
 
 @pytest.mark.slow
-def test_sigkill_then_resume_matches_uninterrupted_run(repo_root, tmp_path):
+@pytest.mark.parametrize("members", [(), ("--members", "2")], ids=["solo", "members"])
+def test_sigkill_then_resume_matches_uninterrupted_run(repo_root, tmp_path, members):
     env = dict(os.environ, OMP_NUM_THREADS="2")  # exact at any thread count (issue 10), so test at 2
-    straight = subprocess.run(_cmd(repo_root, tmp_path / "straight", 400), env=env, cwd=tmp_path,
+    straight = subprocess.run(_cmd(repo_root, tmp_path / "straight", 400, *members), env=env, cwd=tmp_path,
                               capture_output=True, text=True, timeout=900)
     assert straight.returncode == 0, straight.stderr[-3000:]
 
     last = tmp_path / "killed" / "checkpoints" / "last.ckpt"
-    proc = subprocess.Popen(_cmd(repo_root, tmp_path / "killed", 400), env=env, cwd=tmp_path,
+    proc = subprocess.Popen(_cmd(repo_root, tmp_path / "killed", 400, *members), env=env, cwd=tmp_path,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     killed_at = None
     deadline = time.time() + 600
@@ -41,7 +43,7 @@ def test_sigkill_then_resume_matches_uninterrupted_run(repo_root, tmp_path):
     proc.wait()
     assert killed_at is not None and killed_at < 400, "the run should be killed mid-way"
 
-    resumed = subprocess.run(_cmd(repo_root, tmp_path / "killed", 400, "--ckpt_path", "last"), env=env,
+    resumed = subprocess.run(_cmd(repo_root, tmp_path / "killed", 400, *members, "--ckpt_path", "last"), env=env,
                              cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     a = torch.load(tmp_path / "straight" / "checkpoints" / "last.ckpt", weights_only=False)
@@ -49,4 +51,6 @@ def test_sigkill_then_resume_matches_uninterrupted_run(repo_root, tmp_path):
     assert a["global_step"] == b["global_step"] == 400
     for name, value in a["state_dict"].items():
         assert torch.equal(value, b["state_dict"][name]), name
-    assert (tmp_path / "straight" / "bandit.json").read_text() == (tmp_path / "killed" / "bandit.json").read_text()
+    for folder in ("seed0", "seed1") if members else (".",):
+        assert (tmp_path / "straight" / folder / "bandit.json").read_text() == \
+            (tmp_path / "killed" / folder / "bandit.json").read_text()

@@ -5,7 +5,10 @@
         [any --data.*/--model.* option]
 
 The paper's protocol is 5 training seeds × 10 episodes: run this once per seed's checkpoint. Extra
-``--data.*`` options select the same data as training (needed for the OOD detector's index).
+``--data.*`` options select the same data as training (needed for the OOD detector's index). A members run's
+checkpoint (``ramac fit --members``, :mod:`ramac.learners.members`) holds every member: ``--member k`` scores member
+``k`` (0-based, in the run's ``--members`` order) with its run's config; each member's own folder also holds its solo
+``checkpoints/last.ckpt``, which this command takes with the member folder's ``config.yaml``.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ def main(argv: list[str]) -> None:
                         help="score a seeded sample of this many visited actions (a sweep's ood_max_actions)")
     parser.add_argument("--out", default=None, help="JSON file (default: next to the checkpoint)")
     parser.add_argument("--env-workers", type=int, default=1, help="processes stepping the environments")
+    parser.add_argument("--member", type=int, default=None,
+                        help="which member of a members run's checkpoint to score (0-based)")
     args, overrides = parser.parse_known_args(expand(argv))
     if args.ood_max_actions is not None and args.ood_max_actions < 1:
         parser.error(f"--ood-max-actions must be a positive count of actions, got {args.ood_max_actions}")
@@ -64,6 +69,7 @@ def main(argv: list[str]) -> None:
     from ramac.evaluation.evaluate import evaluate_learner
     from ramac.evaluation.ood import NearestNeighbourOOD
     from ramac.evaluation.rollout import EnvPool
+    from ramac.learners.members import Members, member_checkpoint
     from ramac.tasks import env_facts
 
     checkpoint = read_checkpoint(args.ckpt_path)  # a wrong file fails before the task is built
@@ -72,6 +78,15 @@ def main(argv: list[str]) -> None:
     model, data = cli.model, cli.datamodule
     if not isinstance(data, StochasticD4RLDataModule):
         raise TypeError(f"ramac evaluate needs a locomotion task config, got data {type(data).__name__}")
+    members = checkpoint["ramac"].get("members")
+    if (members is None) != (args.member is None):
+        raise ValueError(f"--ckpt_path {args.ckpt_path}: " + (
+            "holds one run; --member is for a members run's checkpoint" if members is None else
+            f"holds {len(members)} members (a members run); say which with --member 0 … {len(members) - 1}"))
+    if members is not None:
+        checkpoint = member_checkpoint(checkpoint, args.member)
+        if isinstance(model, Members):
+            model = model.members[args.member]
     model.load_state_dict(checkpoint["state_dict"])
     detector = None
     if args.ood_kappa > 0:
@@ -84,7 +99,7 @@ def main(argv: list[str]) -> None:
         values = evaluate_learner(model, data.env, pool, seeds, detector, args.cvar_alpha, policy_seed=args.seed,
                                   ood_max_actions=args.ood_max_actions)
     meta = {"checkpoint": str(Path(args.ckpt_path).resolve()),
-            "iteration": checkpoint.get("ramac", {}).get("iteration"),
+            "iteration": checkpoint.get("ramac", {}).get("iteration"), "member": args.member,
             "env_id": data.env_id, "horizon": horizon, "episodes": args.episodes, "seed": args.seed,
             "ood_max_actions": args.ood_max_actions,
             "hazard": None if data.hazard is None else vars(data.hazard)}
