@@ -90,3 +90,55 @@ def test_every_learner_keeps_ddp_ranks_identical(repo_root, tmp_path, algo):
     for name, value in ranks[0]["state"].items():
         assert torch.equal(value, ranks[1]["state"][name]), name
     assert ranks[0]["batch_sums"] != ranks[1]["batch_sums"]
+
+
+def _fit(repo_root, tmp_path, name, config, extra, devices):
+    env = dict(os.environ, PYTHONPATH=os.path.join(repo_root, "tests"), OMP_NUM_THREADS="1")
+    split = ["--trainer.accelerator", "cpu", "--trainer.devices", "2", "--trainer.strategy", "ddp"] if devices == 2 \
+        else []
+    cmd = [sys.executable, "-m", "ramac", "fit", "--config", os.path.join(repo_root, "conf", config),
+           "--trainer.default_root_dir", str(tmp_path / name), "--trainer.enable_progress_bar", "false", *extra, *split]
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_members_split_over_two_processes_equal_members_in_one(repo_root, tmp_path):
+    """Three members on two CPU processes (2 + 1): the run's checkpoint, and each member's bandit report, metrics
+    and exported checkpoint, equal those of the same members trained in one process."""
+    extra = ["--members", "3", "--trainer.max_steps", "30", "--trainer.log_every_n_steps", "10",
+             "--checkpoint.every_n_train_steps", "20", "--model.init_args.risk_warmup_iterations", "10",
+             "--model.init_args.diffusion_steps", "3", "--model.init_args.n_quantiles", "4",
+             "--data.init_args.dataset_size", "512"]
+    for name, devices in (("one", 1), ("split", 2)):
+        _fit(repo_root, tmp_path, name, "bandit.yaml", extra, devices)
+    one, split = (torch.load(tmp_path / n / "checkpoints" / "last.ckpt", weights_only=False) for n in ("one", "split"))
+    assert one["global_step"] == split["global_step"] == 30
+    for key, value in one["state_dict"].items():
+        assert torch.equal(value, split["state_dict"][key]), key
+    for a, b in zip(one["optimizer_states"], split["optimizer_states"], strict=True):
+        for index, state in a["state"].items():
+            assert all(torch.equal(v, b["state"][index][k]) for k, v in state.items())
+    for seed in ("seed0", "seed1", "seed2"):
+        for file in ("bandit.json", "lightning_logs/version_0/metrics.csv"):
+            assert (tmp_path / "one" / seed / file).read_text() == (tmp_path / "split" / seed / file).read_text()
+        a, b = (torch.load(tmp_path / n / seed / "checkpoints" / "last.ckpt", weights_only=False)
+                for n in ("one", "split"))
+        assert all(torch.equal(v, b["state_dict"][k]) for k, v in a["state_dict"].items())
+
+
+def test_members_split_over_two_processes_evaluate_each_member_whole(repo_root, tmp_path):
+    import json
+
+    import numpy as np
+    from helpers.d4rl_files import rollout_arrays, write_d4rl_file
+
+    path = write_d4rl_file(tmp_path / "hopper.hdf5", rollout_arrays(episodes=8, max_steps=30), dtype=np.float64)
+    extra = ["--members", "2", "--trainer.max_steps", "6", "--model.diffusion_steps", "3", "--model.n_quantiles",
+             "4", "--data.batch_size", "32", "--data.source", "file", "--data.path", str(path),
+             "--trainer.callbacks.every_n_iterations", "3", "--trainer.callbacks.episodes", "3",
+             "--trainer.callbacks.horizon", "30"]
+    for name, devices in (("one", 1), ("split", 2)):
+        _fit(repo_root, tmp_path, name, "hopper.yaml", extra, devices)
+    for seed in ("seed0", "seed1"):
+        one, split = (json.loads((tmp_path / n / seed / "eval.json").read_text()) for n in ("one", "split"))
+        assert one == split and [h["episodes"] for h in one["history"]] == [3.0, 3.0]

@@ -48,6 +48,7 @@ class BanditReport(pl.Callback):
         self.references: list[_Reference] = []
         self._pending_states: list[dict[str, Any]] | None = None
         self._generator: torch.Generator | None = None
+        self._module: pl.LightningModule | None = None  # the run's learner, for the gathers of a split members run
         self.results: dict[str, float] = {}  # the run's (the first member's) figures
 
     # -- training of the BC-only reference -------------------------------------------------------
@@ -56,6 +57,7 @@ class BanditReport(pl.Callback):
             raise TypeError("BanditReport needs data: class_path ramac.data.bandit.BanditDataModule, got "
                             f"{type(trainer.datamodule).__name__}")
         fused = pl_module.device.type in ("cpu", "cuda")
+        self._module = pl_module
         self.references = []
         for learner, _ in members_of(pl_module, trainer.default_root_dir):
             settings = learner.bc_reference()
@@ -76,9 +78,12 @@ class BanditReport(pl.Callback):
                            batch_idx: int) -> None:
         assert self._generator is not None
         iteration = pl_module.iteration - 1  # the learner has already counted this iteration
-        for reference in self.references:
-            generator = self._generator.manual_seed(
-                iteration_seed(reference.seed + _REFERENCE_STREAM, trainer.global_rank, iteration))
+        split = isinstance(pl_module, Members) and pl_module.split
+        rank = 0 if split else trainer.global_rank  # a split member draws as its solo run does, on rank 0
+        for k, reference in enumerate(self.references):
+            if split and pl_module.owner(k) != trainer.global_rank:
+                continue  # trained by the member's own process (members split over devices)
+            generator = self._generator.manual_seed(iteration_seed(reference.seed + _REFERENCE_STREAM, rank, iteration))
             data = pl_module.sampler.sample(generator)
             with torch.autocast(pl_module.device.type, enabled=False):
                 loss = reference.settings.loss_weight * reference.actor.bc_loss(data.observations, data.actions,
@@ -88,7 +93,22 @@ class BanditReport(pl.Callback):
             clip_grad_norm_(list(reference.actor.parameters()), reference.settings.max_grad_norm)
             reference.optimizer.step()
 
+    def _gather(self, pl_module: pl.LightningModule) -> None:
+        """Members split over processes: every process gets each reference from its member's owner (collective)."""
+        if not (isinstance(pl_module, Members) and pl_module.split):
+            return
+        import torch.distributed as dist
+
+        for k, reference in enumerate(self.references):
+            package = [{"reference": reference.actor.state_dict(), "optimizer": reference.optimizer.state_dict()}
+                       if pl_module.owner(k) == pl_module.global_rank else None]
+            dist.broadcast_object_list(package, src=pl_module.owner(k))
+            reference.actor.load_state_dict(package[0]["reference"])
+            reference.optimizer.load_state_dict(package[0]["optimizer"])
+
     def state_dict(self) -> dict[str, Any]:
+        if self._module is not None:
+            self._gather(self._module)
         states = [{"reference": r.actor.state_dict(), "optimizer": r.optimizer.state_dict()} for r in self.references]
         if len(states) <= 1:
             return states[0] if states else {}
@@ -102,6 +122,9 @@ class BanditReport(pl.Callback):
 
     # -- the report ---------------------------------------------------------------------------------
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if isinstance(pl_module, Members):
+            pl_module.gather()
+            self._gather(pl_module)
         if not trainer.is_global_zero:
             return
         learners = members_of(pl_module, trainer.default_root_dir)

@@ -66,7 +66,8 @@ class RolloutEvaluation(pl.Callback):
             raise TypeError("RolloutEvaluation needs the StochasticD4RLDataModule (a locomotion task config)")
         self.env_key, self.env_id, self.hazard = data.env, data.env_id, data.hazard
         self.horizon_used = self.horizon or env_facts(data.env).eval_horizon
-        local_episodes = len(range(trainer.global_rank, self.episodes, trainer.world_size))
+        local_episodes = self.episodes if _split(pl_module) else \
+            len(range(trainer.global_rank, self.episodes, trainer.world_size))
         self.pool = EnvPool(self.env_id, self.hazard, self.horizon_used,
                             workers=min(self.env_workers, max(1, local_episodes)))
         if self.ood_kappa > 0:
@@ -99,19 +100,25 @@ class RolloutEvaluation(pl.Callback):
 
     def evaluate(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> list[dict[str, float]]:
         """Evaluate the run's learner (each member of a members run, one after another); returns the figures of
-        each."""
-        rank, world = trainer.global_rank, trainer.world_size
-        seeds = [self.seed + i for i in range(rank, self.episodes, world)]
+        each. Members split over processes are each evaluated whole on their own process, then gathered."""
         if self.pool is None:
             raise RuntimeError("RolloutEvaluation.evaluate called outside fit (no environments)")
         learners = members_of(pl_module, trainer.default_root_dir)
         while len(self.histories) < len(learners):
             self.histories.append([])
+        if _split(pl_module):
+            rank, world, mine = 0, 1, pl_module.owned()
+        else:
+            rank, world, mine = trainer.global_rank, trainer.world_size, list(range(len(learners)))
+        seeds = [self.seed + i for i in range(rank, self.episodes, world)]
+        figures = {k: evaluate_learner(learners[k][0], self.env_key, self.pool, seeds, self.detector, self.cvar_alpha,
+                                       policy_seed=self.seed + rank, ood_max_actions=self.ood_max_actions,
+                                       synchronise=not _split(pl_module)) for k in mine}
+        if isinstance(pl_module, Members):
+            figures = pl_module.gather_objects(figures)
         every = []
-        for k, (learner, _) in enumerate(learners):
-            values = evaluate_learner(learner, self.env_key, self.pool, seeds, self.detector, self.cvar_alpha,
-                                      policy_seed=self.seed + rank, ood_max_actions=self.ood_max_actions)
-            values["iteration"] = float(pl_module.iteration)
+        for k in range(len(learners)):
+            values = {**figures[k], "iteration": float(pl_module.iteration)}
             self.histories[k].append(values)
             every.append(values)
             logged = {f"eval/{key}": v for key, v in values.items() if key not in ("iteration", "returns")}
@@ -164,3 +171,7 @@ class RolloutEvaluation(pl.Callback):
         fig.suptitle(f"{self.env_id} (hazard-wrapped), {self.episodes} episodes, horizon {self.horizon_used}")
         fig.savefig(os.path.join(root, "eval.png"), dpi=100)
         plt.close(fig)
+
+
+def _split(module: pl.LightningModule) -> bool:
+    return isinstance(module, Members) and module.split

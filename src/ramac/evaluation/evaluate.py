@@ -16,7 +16,8 @@ from ramac.types import Agent
 @torch.no_grad()
 def evaluate_learner(learner: Agent, env_key: str, pool: EnvPool, seeds: list[int],
                      detector: NearestNeighbourOOD | None = None, cvar_alpha: float = 0.1,
-                     policy_seed: int = 0, ood_max_actions: int | None = None) -> dict[str, Any]:
+                     policy_seed: int = 0, ood_max_actions: int | None = None, synchronise: bool = True
+                     ) -> dict[str, Any]:
     """Evaluate ``learner.act`` on one episode per seed in ``pool``'s environments (this process's share
     under DDP; the metric object synchronises across ranks when a process group exists). Values are floats, but
     ``returns``: the list of every episode's return.
@@ -24,10 +25,11 @@ def evaluate_learner(learner: Agent, env_key: str, pool: EnvPool, seeds: list[in
     The OOD rate scores every visited (state, action) pair, or, with ``ood_max_actions`` = m, a uniform sample of m
     of them without replacement (drawn from its own generator seeded with ``policy_seed``, so the rollouts are the
     same either way): an unbiased estimate whose 95 % binomial half-width is at most 1.96·√(0.25/m). Beside it,
-    ``ood_action_rate_kappa_<κ>`` for each κ of :data:`ramac.evaluation.ood.KAPPA_GRID`, from the same pairs."""
+    ``ood_action_rate_kappa_<κ>`` for each κ of :data:`ramac.evaluation.ood.KAPPA_GRID`, from the same pairs.
+    ``synchronise=False``: this process's episodes only, even under DDP (members split over devices)."""
     device = learner.device
     generator = torch.Generator(device=device).manual_seed(policy_seed)
-    metric = EpisodeMetrics(cvar_alpha).to(device)
+    metric = EpisodeMetrics(cvar_alpha, synchronise).to(device)
     was_training = learner.training
     learner.eval()
     try:

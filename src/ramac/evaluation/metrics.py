@@ -26,8 +26,8 @@ class EpisodeMetrics(Metric):
 
     full_state_update = False
 
-    def __init__(self, cvar_alpha: float = 0.1) -> None:
-        super().__init__()
+    def __init__(self, cvar_alpha: float = 0.1, synchronise: bool = True) -> None:
+        super().__init__(sync_on_compute=synchronise)
         self.cvar_alpha = cvar_alpha
         for name in ("returns", "lengths", "risky_steps", "penalties"):
             self.add_state(name, default=[], dist_reduce_fx="cat")

@@ -66,9 +66,11 @@ class OfflineLearner(pl.LightningModule):
         self._generator: torch.Generator | None = None
         self._counted_steps = 0
         # Set by ramac.learners.members.Members when this learner is one member of a members run: which of the
-        # trainer's optimizers are this learner's, and whether its counted step is the one Lightning counts.
+        # trainer's optimizers are this learner's, whether its counted step is the one Lightning counts, and whether
+        # it trains alone on its process (members split over devices: rank-0 draws, no gradient exchange).
         self._optimizer_slice: slice | None = None
         self._counts_global_step = True
+        self._rank_independent = False
 
     # -- to implement ----------------------------------------------------------------------------
     def update(self, batch: Batch, generator: torch.Generator) -> dict[str, Tensor]:
@@ -96,7 +98,7 @@ class OfflineLearner(pl.LightningModule):
         if not isinstance(datamodule, OfflineDataModule):
             raise TypeError("ramac learners need an OfflineDataModule (the `data:` section of the config); got "
                             f"{type(datamodule).__name__}")
-        self.sampler = datamodule.make_sampler(self.device, trainer.world_size)
+        self.sampler = datamodule.make_sampler(self.device, self.sampler_world_size())
         self._generator = torch.Generator(device=self.device)
         stats = getattr(datamodule, "observation_stats", None)
         if stats is not None:
@@ -153,6 +155,10 @@ class OfflineLearner(pl.LightningModule):
         if "cuda" in rng and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(rng["cuda"])
 
+    def sampler_world_size(self) -> int:
+        """How many processes share one batch (the global batch is split over them): every DDP rank."""
+        return self.trainer.world_size
+
     # -- helpers for subclasses -----------------------------------------------------------------
     def optimizers(self, use_pl_optimizer: bool = True) -> Any:
         """Lightning's ``optimizers()``, restricted to this learner's own when it is one member of a members run."""
@@ -165,7 +171,8 @@ class OfflineLearner(pl.LightningModule):
     def iteration_generator(self) -> torch.Generator:
         if self._generator is None:
             self._generator = torch.Generator(device=self.device)
-        return self._generator.manual_seed(iteration_seed(self.seed, self.global_rank, self.iteration))
+        rank = 0 if self._rank_independent else self.global_rank
+        return self._generator.manual_seed(iteration_seed(self.seed, rank, self.iteration))
 
     def logs_this_iteration(self) -> bool:
         """Whether the metrics of the running :meth:`update` will be logged (every ``log_every_n_steps``
@@ -186,7 +193,7 @@ class OfflineLearner(pl.LightningModule):
         self.manual_backward(loss)
         modules = [module] if isinstance(module, nn.Module) else list(module)
         params = [p for m in modules for p in m.parameters()]
-        average_gradients(params, self.trainer.world_size)
+        average_gradients(params, 1 if self._rank_independent else self.trainer.world_size)
         norm = clip_grad_norm_(params, max_norm, ensemble_size)
         if counted:
             self._counted_steps += 1

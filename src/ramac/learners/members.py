@@ -17,6 +17,13 @@ is within 10 % of stacked ``[S, ...]`` parameters (BENCHMARKS.md "Members, desig
 copy of the data instead of S. Stacked parameters with CUDA-graph capture, where the GPU would gain, are not built
 (README "Many runs in one process").
 
+Across devices: with ``--trainer.devices N`` (DDP) the members are split over the N processes, member ``k`` on rank
+``k mod N``; each process trains its share alone (a member's whole batch, rank-0 draws, no gradient exchange: still
+exactly its solo run), and the members' weights, optimizer states, evaluations and bandit references are gathered
+(``broadcast_object_list`` from each member's owner) whenever a checkpoint is written and when training ends. On this
+machine's two cores ``--trainer.accelerator cpu --trainer.devices 2 --trainer.strategy ddp`` is how S members match
+two 1-thread solo runs at a time (BENCHMARKS.md "Members on this machine").
+
 Where they are configured: ``ramac fit ... --members 5`` (seeds ``s0 … s0+4`` after ``--seed_everything s0``, folders
 ``<default_root_dir>/seed<s>``) or an explicit list ``--members '[{seed: 0, root_dir: a}, {seed: 3, root_dir: b,
 model: {risk_weight: 0.1}}]'``: any learner option can differ between members (a risk-weight frontier in one
@@ -34,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.strategies import ParallelStrategy
 from lightning.pytorch.utilities.seed import isolate_rng
@@ -118,6 +126,48 @@ class Members(OfflineLearner):
     def seed_label(self, k: int) -> str:
         return f"seed{self.members[k].seed}"
 
+    @property
+    def split(self) -> bool:
+        """Whether the members are split over several processes (``--trainer.devices N`` with DDP)."""
+        return self._trainer is not None and self.trainer.world_size > 1
+
+    def owner(self, k: int) -> int:
+        """The rank that trains member ``k``."""
+        return k % self.trainer.world_size if self.split else 0
+
+    def owned(self) -> list[int]:
+        """The members this process trains."""
+        return [k for k in range(self.size) if self.owner(k) == self.trainer.global_rank]
+
+    def sampler_world_size(self) -> int:
+        return 1  # split members draw their whole batch on their own rank; one process: no split anyway
+
+    def gather(self) -> None:
+        """Split over processes: give every process each member's weights and optimizer states from the member's
+        owner (a collective: every rank calls it at the same point). One process: nothing to do."""
+        if not self.split:
+            return
+        optimizers = self.trainer.strategy._lightning_optimizers
+        for k, member in enumerate(self.members):
+            own = optimizers[member._optimizer_slice]
+            package = [None]
+            if self.owner(k) == self.trainer.global_rank:
+                package = [{"module": {key: v.detach().cpu() for key, v in member.state_dict().items()},
+                            "optimizers": [o.optimizer.state_dict() for o in own]}]
+            dist.broadcast_object_list(package, src=self.owner(k))
+            if self.owner(k) != self.trainer.global_rank:
+                member.load_state_dict(package[0]["module"])
+                for optimizer, state in zip(own, package[0]["optimizers"], strict=True):
+                    optimizer.optimizer.load_state_dict(state)
+
+    def gather_objects(self, mine: dict[int, Any]) -> dict[int, Any]:
+        """``{member: object}`` of this process's members, merged over every process (a collective when split)."""
+        if not self.split:
+            return mine
+        every: list[dict[int, Any] | None] = [None] * self.trainer.world_size
+        dist.all_gather_object(every, mine)
+        return {k: v for part in every if part for k, v in part.items()}
+
     # -- Lightning hooks ------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
         for member in self.members:  # Lightning hands the trainer to direct LightningModule children only
@@ -139,10 +189,15 @@ class Members(OfflineLearner):
         stats = getattr(self.trainer.datamodule, "observation_stats", None)
         description = self.trainer.datamodule.description
         self.member_loggers = []
+        if self.split and self.size < self.trainer.world_size:
+            raise ValueError(f"--members: {self.size} members cannot be split over {self.trainer.world_size} "
+                             "devices; give every device at least one member")
+        owned = self.owned()
         for k, member in enumerate(self.members):
             member.sampler = self.sampler  # one copy of the data; each member draws its own indices
             member._generator = torch.Generator(device=self.device)
-            member._counts_global_step = k == self.size - 1  # Lightning counts one step per iteration
+            member._counts_global_step = k == owned[-1]  # Lightning counts one step per iteration
+            member._rank_independent = self.split
             if stats is not None:
                 member.obs_normalizer.set_statistics(*stats)
             if self.trainer.is_global_zero:
@@ -156,17 +211,20 @@ class Members(OfflineLearner):
         logged: dict[str, Tensor] = {}
         no_reducer = strategy.block_backward_sync() if isinstance(strategy, ParallelStrategy) else nullcontext()
         with no_reducer:
-            per_member = [member.run_iteration() for member in self.members]
+            mine = {k: self.members[k].run_iteration() for k in self.owned()}
         self.iteration += 1
+        for member in self.members:
+            member.iteration = self.iteration
         if self.iteration % self.trainer.log_every_n_steps != 0:
             return
-        for k, metrics in enumerate(per_member):
-            logged.update({f"{self.seed_label(k)}/{key}": value for key, value in metrics.items()})
+        per_member = self.gather_objects({k: {key: float(v) for key, v in m.items()} for k, m in mine.items()})
+        for k in range(self.size):
+            logged.update({f"{self.seed_label(k)}/{key}": torch.tensor(v) for key, v in per_member[k].items()})
             if self.member_loggers:
                 # the step Lightning gives a solo run's `log_dict` rows at this iteration
                 step = self.trainer.fit_loop.epoch_loop._batches_that_stepped
-                row = {key: float(v) for key, v in metrics.items()}
-                self.member_loggers[k].log_metrics({**row, "epoch": float(self.current_epoch)}, step=step)
+                row = {**per_member[k], "epoch": float(self.current_epoch)}
+                self.member_loggers[k].log_metrics(row, step=step)
         self.log_dict(logged, on_step=True, on_epoch=False, prog_bar=False, sync_dist=False)
 
     def on_train_end(self) -> None:
@@ -174,6 +232,10 @@ class Members(OfflineLearner):
             logger.save()
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.split:  # every rank writes nothing but dumps the checkpoint: gather, then refresh what was dumped
+            self.gather()
+            checkpoint["state_dict"] = self.trainer.strategy.lightning_module_state_dict()
+            checkpoint["optimizer_states"] = [self.trainer.strategy.optimizer_state(o) for o in self.trainer.optimizers]
         super().on_save_checkpoint(checkpoint)
         checkpoint["ramac"]["optimizers_per_member"] = [
             member._optimizer_slice.stop - member._optimizer_slice.start for member in self.members]
