@@ -91,3 +91,15 @@ def test_a_members_checkpoint_refuses_other_members(tmp_path):
         quiet_trainer(max_steps=4).fit(other, datamodule=TinyData(), ckpt_path=tmp_path / "two.ckpt")
     with pytest.raises(ValueError, match="holds one run, not members"):
         member_checkpoint({"ramac": {}}, 0)
+
+
+@pytest.mark.parametrize("name", ["radac", "fql"])
+def test_members_train_in_bf16_mixed_precision_as_their_solo_runs(name, tmp_path):
+    members = _members(name, tmp_path)
+    quiet_trainer(max_steps=3, precision="bf16-mixed").fit(members, datamodule=TinyData())
+    seed_everything(SEEDS[0], verbose=False)
+    solo = TINY_LEARNERS[name].make(seed=SEEDS[0])
+    quiet_trainer(max_steps=3, precision="bf16-mixed").fit(solo, datamodule=TinyData())
+    got = members.members[0].state_dict()
+    for key, value in solo.state_dict().items():
+        assert torch.equal(value, got[key]), key
