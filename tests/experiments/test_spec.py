@@ -97,3 +97,31 @@ def test_members_per_run_groups_the_seeds_of_each_cell(tmp_path):
     path.write_text("name: m\ntasks: [bandit]\nalgos: [bc]\nseeds: 2\nresources:\n  members_per_run: 0\n")
     with pytest.raises(SweepError, match="members_per_run"):
         load_sweep(str(path), CONF)
+
+
+def test_grid_keys_tied_by_plus_vary_together(tmp_path):
+    path = tmp_path / "tied.yaml"
+    path.write_text("name: t\ntasks: [bandit]\nalgos: [radac]\nseeds: 1\ngrid:\n"
+                    "  model.init_args.normalize_risk+model.init_args.risk_weight: [[false, 0.05], [true, 1.0]]\n"
+                    "  model.init_args.target_clip: [[-30, 30], [-300, 300]]\nresources:\n  members_per_run: 2\n")
+    sweep = load_sweep(str(path), CONF)
+    cells = sweep.cells()
+    assert [c.overrides for c in cells] == [
+        (("model.init_args.normalize_risk", False), ("model.init_args.risk_weight", 0.05),
+         ("model.init_args.target_clip", [-30, 30])),
+        (("model.init_args.normalize_risk", False), ("model.init_args.risk_weight", 0.05),
+         ("model.init_args.target_clip", [-300, 300])),
+        (("model.init_args.normalize_risk", True), ("model.init_args.risk_weight", 1.0),
+         ("model.init_args.target_clip", [-30, 30])),
+        (("model.init_args.normalize_risk", True), ("model.init_args.risk_weight", 1.0),
+         ("model.init_args.target_clip", [-300, 300]))]
+    assert cells[0].folder.endswith("normalize_risk=False,risk_weight=0.05,target_clip=-30_30/seed0")
+    assert cells[0].fit_args(CONF, {})[-4:] == ["--model.init_args.risk_weight", "0.05",
+                                                 "--model.init_args.target_clip", "[-30, 30]"]
+    assert len(sweep.groups(cells)) == 4
+    for body, message in (("[[false], [true]]", "ties 2 keys"), ("[[false, 0.1]]\n  model.init_args.risk_weight: [1]",
+                                                                  "appears twice")):
+        path.write_text("name: t\ntasks: [bandit]\nalgos: [radac]\nseeds: 1\ngrid:\n"
+                        f"  model.init_args.normalize_risk+model.init_args.risk_weight: {body}\n")
+        with pytest.raises(SweepError, match=message):
+            load_sweep(str(path), CONF)

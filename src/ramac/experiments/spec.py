@@ -9,6 +9,7 @@ A sweep file (YAML; ``conf/sweeps/*.yaml``)::
     seeds: 2                        # a count (0..n-1) or a list
     grid:                           # optional: config key -> values; every combination is a cell
       model.init_args.risk_weight: [0.1, 0.5]
+      model.init_args.normalize_risk+model.init_args.risk_weight: [[false, 0.05], [true, 1.0]]   # keys tied by +
     set:                            # optional: the same value for every cell
       trainer.max_steps: 3000
     evaluation:                     # optional: the protocol of the final evaluation, set once per sweep
@@ -99,7 +100,9 @@ class Sweep:
         out = []
         for seed, task, algo in itertools.product(self.seeds, self.tasks, self.algos):
             for values in itertools.product(*(self.grid[k] for k in keys)):
-                overrides = tuple(zip(keys, values, strict=True))
+                overrides = tuple(pair for key, value in zip(keys, values, strict=True)
+                                  for pair in (zip(key.split("+"), value, strict=True) if "+" in key
+                                               else [(key, value)]))
                 part = ",".join(f"{_short(k)}={_slug(v)}" for k, v in overrides) or "default"
                 folder = os.path.join(self.folder, task, algo, part, f"seed{seed}")
                 out.append(Cell(task, algo, seed, overrides, folder))
@@ -111,9 +114,9 @@ class Sweep:
         differ only by seed, N at a time in the sweep's seed order (the first group starts first)."""
         if self.members_per_run == 1:
             return [[cell] for cell in cells]
-        by_run: dict[tuple[Any, ...], list[Cell]] = {}
-        for cell in cells:
-            by_run.setdefault((cell.task, cell.algo, cell.overrides), []).append(cell)
+        by_run: dict[str, list[Cell]] = {}
+        for cell in cells:  # grid values may be lists (unhashable): the cell's folder without its seed names the run
+            by_run.setdefault(os.path.dirname(cell.folder), []).append(cell)
         chunks = [same[i:i + self.members_per_run] for same in by_run.values()
                   for i in range(0, len(same), self.members_per_run)]
         return sorted(chunks, key=lambda chunk: cells.index(chunk[0]))
@@ -186,18 +189,26 @@ def load_sweep(path: str, conf_dir: str = "conf") -> Sweep:
     if not isinstance(grid, dict):
         raise SweepError(f"{path}: 'grid' must map config keys to lists of values, got {grid!r}")
     for key, values in grid.items():
-        if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z_][\w.]*", key):
-            raise SweepError(f"{path}: 'grid' key {key!r} is not a config key such as model.init_args.risk_weight")
+        if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z_][\w.]*(\+[A-Za-z_][\w.]*)*", key):
+            raise SweepError(f"{path}: 'grid' key {key!r} is not a config key such as model.init_args.risk_weight "
+                             "(or keys tied by +)")
         if not isinstance(values, list) or not values:
             raise SweepError(f"{path}: 'grid.{key}' must be a non-empty list of values, got {values!r}")
+        width = key.count("+") + 1
+        if width > 1 and not all(isinstance(v, list) and len(v) == width for v in values):
+            raise SweepError(f"{path}: 'grid.{key}' ties {width} keys: each value must be a list of {width} values "
+                             f"(one per key), got {values!r}")
+    grid_keys = [k for key in grid for k in key.split("+")]
+    if len(set(grid_keys)) != len(grid_keys):
+        raise SweepError(f"{path}: a key appears twice in 'grid': {grid_keys}")
     fixed = content.get("set") or {}
     if not isinstance(fixed, dict) or not all(isinstance(k, str) and re.fullmatch(r"[A-Za-z_][\w.]*", k)
                                               for k in fixed):
         raise SweepError(f"{path}: 'set' must map config keys to values, got {fixed!r}")
-    both = set(fixed) & set(grid)
+    both = set(fixed) & set(grid_keys)
     if both:
         raise SweepError(f"{path}: key(s) {sorted(both)} are in both 'grid' and 'set'")
-    reserved = {"seed_everything", "trainer.default_root_dir"} & (set(fixed) | set(grid))
+    reserved = {"seed_everything", "trainer.default_root_dir"} & (set(fixed) | set(grid_keys))
     if reserved:
         raise SweepError(f"{path}: {sorted(reserved)} are set by the sweep itself ('seeds', the cell's folder)")
     evaluation = content.get("evaluation") or {}
@@ -225,5 +236,6 @@ def load_sweep(path: str, conf_dir: str = "conf") -> Sweep:
         raise SweepError(f"{path}: 'resources.members_per_run' must be an integer >= 1, got {members!r}")
     root = _text(path, "root", content.get("root", os.path.join("runs", "sweeps")), "a folder")
     root = os.path.abspath(root)  # Ray workers and cluster nodes see the cells by absolute path
-    return Sweep(name, root, tasks, algos, tuple(seeds), {k: tuple(v) for k, v in grid.items()}, dict(fixed),
-                 episodes, horizon, every, ood_max, float(cpus), float(gpus), members)
+    values = {key: tuple(tuple(v) if "+" in key else v for v in vs) for key, vs in grid.items()}
+    return Sweep(name, root, tasks, algos, tuple(seeds), values, dict(fixed), episodes, horizon, every, ood_max,
+                 float(cpus), float(gpus), members)
