@@ -73,7 +73,18 @@ def test_a_members_checkpoint_resumes_exactly_and_exports_each_member_as_its_sol
         assert torch.equal(value, resumed.state_dict()[key]), key
     # member 1 exported at iteration 2 and resumed solo to 4 equals the solo run of its seed
     checkpoint = torch.load(tmp_path / "two.ckpt", weights_only=False)
-    torch.save(member_checkpoint(checkpoint, 1), tmp_path / "member1.ckpt")
+    exported = member_checkpoint(checkpoint, 1)
+    torch.save(exported, tmp_path / "member1.ckpt")
+    seed_everything(SEEDS[1], verbose=False)
+    alone = TINY_LEARNERS[name].make(seed=SEEDS[1])
+    solo_trainer = quiet_trainer(max_steps=2)
+    solo_trainer.fit(alone, datamodule=TinyData())
+    solo_trainer.save_checkpoint(tmp_path / "solo.ckpt")
+    solo_checkpoint = torch.load(tmp_path / "solo.ckpt", weights_only=False)
+    assert set(exported) == set(solo_checkpoint) and exported["ramac"]["seed"] == SEEDS[1]
+    assert exported["hyper_parameters"] == dict(alone.hparams)
+    for key, value in solo_checkpoint["state_dict"].items():
+        assert torch.equal(value, exported["state_dict"][key]), key
     seed_everything(0, verbose=False)
     solo = TINY_LEARNERS[name].make(seed=SEEDS[1])
     quiet_trainer(max_steps=4).fit(solo, datamodule=TinyData(), ckpt_path=tmp_path / "member1.ckpt")

@@ -291,6 +291,7 @@ def member_checkpoint(checkpoint: dict[str, Any], k: int) -> dict[str, Any]:
                           if key.startswith(prefix)}
     solo["optimizer_states"] = list(checkpoint["optimizer_states"][first:first + counts[k]])
     solo["hyper_parameters"] = dict(saved[k]["hparams"])
+    solo["hparams_name"] = "kwargs"  # what Lightning records for a learner's save_hyperparameters()
     solo["ramac"] = {"iteration": checkpoint["ramac"]["iteration"], "seed": saved[k]["seed"],
                      "rng": copy.deepcopy(checkpoint["ramac"]["rng"])}
     solo["callbacks"] = {name: callback_state_for_member(state, k)
