@@ -224,3 +224,35 @@ def test_a_members_run_evaluates_each_member_as_its_solo_run(repo_root, tmp_path
     assert scores[0] == scores[1] == scores[2]
     with pytest.raises(ValueError, match="holds 2 members"):
         evaluate_main(["--config", str(group_config), "--ckpt_path", group_ckpt, *evaluate])
+
+
+def test_kept_checkpoints_and_ramac_select_re_evaluate_each_rule(repo_root, tmp_path):
+    import json
+
+    from ramac.cli.evaluate import main as evaluate_main
+    from ramac.cli.select import main as select_main
+
+    path = write_d4rl_file(tmp_path / "hopper.hdf5", rollout_arrays(episodes=10, max_steps=30))
+    data = ["--data.source", "file", "--data.path", str(path)]
+    main(["fit", "--config", os.path.join(repo_root, "conf", "hopper.yaml"), *SMALL, *data,
+          "--trainer.default_root_dir", str(tmp_path / "run"), "--trainer.callbacks.every_n_iterations", "10",
+          "--trainer.callbacks.episodes", "2", "--trainer.callbacks.horizon", "30",
+          "--trainer.callbacks.keep_checkpoints", "true", "--trainer.log_every_n_steps", "5"])
+    kept = sorted(p.name for p in (tmp_path / "run" / "checkpoints").glob("eval-*.ckpt"))
+    assert kept == ["eval-00000010.ckpt", "eval-00000020.ckpt"]
+    select_main([str(tmp_path / "run"), "--episodes", "3", "--seed", "777"])
+    selection = json.loads((tmp_path / "run" / "selection.json").read_text())
+    assert set(selection["rules"]) == {"last", "best_return", "best_cvar", "lowest_bc_loss"}
+    history = json.loads((tmp_path / "run" / "eval.json").read_text())["history"]
+    last = selection["rules"]["last"]
+    assert last["iteration"] == 20 and last["reported_mean"] == pytest.approx(history[-1]["return_mean"])
+    # the last rule's re-evaluation is `ramac evaluate` of last.ckpt on the same fresh episodes
+    evaluate_main(["--config", os.path.join(repo_root, "conf", "hopper.yaml"), "--ckpt_path",
+                   str(tmp_path / "run" / "checkpoints" / "last.ckpt"), "--episodes", "3", "--seed", "777",
+                   "--horizon", "30", "--ood-kappa", "0", "--out", str(tmp_path / "last.json"), *data,
+                   "--model.diffusion_steps", "3", "--model.n_quantiles", "4"])
+    assert last["reevaluated_mean"] == pytest.approx(json.loads((tmp_path / "last.json").read_text())
+                                                     ["metrics"]["return_mean"])
+    stamp = (tmp_path / "run" / "selection.json").stat().st_mtime_ns
+    select_main([str(tmp_path / "run"), "--episodes", "3", "--seed", "777"])  # same options: skipped
+    assert (tmp_path / "run" / "selection.json").stat().st_mtime_ns == stamp

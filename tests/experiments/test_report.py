@@ -296,3 +296,51 @@ def test_runs_on_different_data_are_refused_and_the_checksum_is_stated(runs_root
     runs, problems = find_runs([str(runs_root)])  # that run is left out, with the reason
     assert len(runs) == 4 and problems == [(str(folders[0]), f"{folders[0]}: its Lightning versions trained on "
                                             f"different data (sha256 {['a' * 64, 'b' * 64]})")]
+
+
+def test_selection_rules_against_hand_computation():
+    from ramac.experiments.selection import choose
+
+    history = [{"iteration": 1000, "returns": [10, 10, 10, 10]},  # mean 10, CVaR 10
+               {"iteration": 2000, "returns": [30, 30, 30, -50]},  # mean 10 (tie with the first), CVaR -50
+               {"iteration": 3000, "returns": [40, 20, 0, 0]},  # mean 15, CVaR 0
+               {"iteration": 4000, "returns": [12, 12, 12, 12]}]  # mean 12, CVaR 12
+    bc = [(900, 5.0), (1000, 3.0), (1950, 1.0), (2000, 2.0), (3000, 4.0)]  # 4000: no row in (3000, 4000]
+    choices = choose(history, bc)
+    assert (choices["last"].iteration, choices["last"].reported_mean) == (4000, 12.0)
+    assert (choices["best_return"].iteration, choices["best_return"].reported_cvar) == (3000, 0.0)
+    assert (choices["best_cvar"].iteration, choices["best_cvar"].reported_mean) == (4000, 12.0)
+    assert (choices["lowest_bc_loss"].iteration, choices["lowest_bc_loss"].criterion) == (2000, 1.5)
+    first_two = choose(history, None, selection_episodes=2)  # the first two episodes only
+    # means 10, 30, 30, 12: the tie at 30 goes to 2000; CVaR₀.₁ of two episodes is the worse one: 10, 30, 20, 12
+    assert first_two["best_return"].iteration == 2000 and first_two["best_return"].reported_mean == 30.0
+    assert first_two["best_cvar"].iteration == 2000 and first_two["best_cvar"].reported_cvar == 30.0
+    assert "lowest_bc_loss" not in first_two
+    tie = choose([{"iteration": 1, "returns": [5.0]}, {"iteration": 2, "returns": [5.0]}])
+    assert tie["best_return"].iteration == 1  # ties go to the earliest evaluation
+
+
+def test_the_selection_table_reports_each_rule_its_re_evaluation_and_the_gap(runs_root):
+    from ramac.experiments.selection import Choice, write_selection
+    from ramac.experiments.summaries import selection_rows
+
+    picks = {0: (3000, 50.0, 20.0, 40.0, 10.0), 1: (2000, 60.0, 30.0, 44.0, 18.0)}  # it, rep mean/cvar, re mean/cvar
+    for seed, (iteration, mean, cvar, again_mean, again_cvar) in picks.items():
+        folder = runs_root / "hopper-medium-expert" / "radac" / "default" / f"seed{seed}"
+        choices = {"best_return": Choice("best_return", iteration, mean, cvar, mean),
+                   "last": Choice("last", 5000, 30.0, 5.0, 30.0)}
+        write_selection(str(folder), choices, {iteration: {"mean": again_mean, "cvar": again_cvar},
+                                               5000: {"mean": 31.0, "cvar": 4.0}}, {"episodes": 100})
+    runs, _ = find_runs([str(runs_root)])
+    rows = {(r["column"], r["metric"]): r for r in selection_rows(runs)}
+    assert {column for column, _ in rows} == {"radac · last", "radac · best_return"}  # bc has no selection.json
+    gap = rows[("radac · best_return", "gap_mean")]
+    assert gap["seeds"] == 2 and gap["mean"] == pytest.approx(13.0)  # (10 + 16) / 2
+    assert gap["se"] == pytest.approx(np.std([10.0, 16.0], ddof=1) / math.sqrt(2))
+    assert rows[("radac · best_return", "iteration")]["mean"] == 2500.0
+    assert rows[("radac · best_return", "gap_cvar")]["mean"] == pytest.approx(11.0)  # (10 + 12) / 2
+    assert rows[("radac · last", "gap_mean")]["mean"] == pytest.approx(-1.0)
+    paths = write_report(runs, [], str(runs_root / "report"))
+    text = Path(paths["selection.md"]).read_text()
+    assert "radac · best_return" in text and "13.0 ± 3.0" in text
+    assert "Checkpoint selection" in Path(paths["report.md"]).read_text()

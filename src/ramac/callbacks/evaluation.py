@@ -14,7 +14,7 @@ from ramac.data.locomotion import StochasticD4RLDataModule
 from ramac.evaluation.evaluate import evaluate_learner
 from ramac.evaluation.ood import NearestNeighbourOOD
 from ramac.evaluation.rollout import EnvPool
-from ramac.learners.members import Members, members_of
+from ramac.learners.members import Members, member_checkpoint, members_of
 from ramac.tasks import env_facts
 
 
@@ -43,11 +43,15 @@ class RolloutEvaluation(pl.Callback):
         env_workers: groups of episodes stepped in parallel: the training process plus
             ``env_workers - 1`` worker processes, started once per run and kept with the environments
             between evaluations (``ramac.evaluation.rollout.EnvPool``).
+        keep_checkpoints: also write the weights evaluated at each evaluation point,
+            ``checkpoints/eval-<iteration>.ckpt`` in the run's (each member's) folder, for the checkpoint-selection
+            protocols of ``ramac select`` (:mod:`ramac.experiments.selection`).
     """
 
     def __init__(self, episodes: int = 10, every_n_iterations: int = 50_000, horizon: int | None = None,
                  seed: int = 1_000_000, cvar_alpha: float = 0.1, ood_neighbours: int = 10,
-                 ood_kappa: float = 3.0, env_workers: int = 1, ood_max_actions: int | None = None) -> None:
+                 ood_kappa: float = 3.0, env_workers: int = 1, ood_max_actions: int | None = None,
+                 keep_checkpoints: bool = False) -> None:
         if episodes < 1 or every_n_iterations < 1 or env_workers < 1:
             raise ValueError("RolloutEvaluation: episodes, every_n_iterations and env_workers must be >= 1")
         if ood_max_actions is not None and ood_max_actions < 1:
@@ -55,6 +59,7 @@ class RolloutEvaluation(pl.Callback):
         self.episodes, self.every, self.horizon, self.seed = episodes, every_n_iterations, horizon, seed
         self.cvar_alpha, self.ood_neighbours, self.ood_kappa = cvar_alpha, ood_neighbours, ood_kappa
         self.env_workers, self.ood_max_actions = env_workers, ood_max_actions
+        self.keep_checkpoints = keep_checkpoints
         # per evaluated learner (one, or each member), per evaluation: the figures and the episodes' returns
         self.histories: list[list[dict[str, Any]]] = [[]]
         self.detector: NearestNeighbourOOD | None = None
@@ -132,10 +137,21 @@ class RolloutEvaluation(pl.Callback):
                     logger.log_metrics(logged, step=trainer.global_step)
             # visible to ModelCheckpoint(monitor="eval/...") (Lightning runs checkpoint callbacks last)
             trainer.callback_metrics.update({key: torch.tensor(v) for key, v in logged.items()})
+        if self.keep_checkpoints:
+            self._keep(trainer, pl_module)
         first = every[0]
         trainer.progress_bar_metrics.update({"eval_return": round(first["return_mean"], 1),
                                              "eval_cvar": round(first[f"return_cvar_{self.cvar_alpha:g}"], 1)})
         return every
+
+    def _keep(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """The weights just evaluated, as a weights-only checkpoint in the run's (each member's) folder (every rank
+        takes part in the dump; rank 0 writes)."""
+        name = f"eval-{int(pl_module.iteration):08d}.ckpt"
+        checkpoint = trainer._checkpoint_connector.dump_checkpoint(weights_only=True)
+        for k, (_, root) in enumerate(members_of(pl_module, trainer.default_root_dir)):
+            own = member_checkpoint(checkpoint, k) if isinstance(pl_module, Members) else checkpoint
+            trainer.strategy.save_checkpoint(own, os.path.join(root, "checkpoints", name))
 
     def state_dict(self) -> dict[str, Any]:
         if len(self.histories) == 1:

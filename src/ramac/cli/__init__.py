@@ -1,6 +1,6 @@
 """The ``ramac`` command: ``ramac fit|validate ...`` (:mod:`ramac.cli.fit`), ``ramac evaluate``
-(:mod:`ramac.cli.evaluate`), ``ramac data ...`` (:mod:`ramac.cli.data`), ``ramac sweep`` (:mod:`ramac.cli.sweep`)
-and ``ramac report`` (:mod:`ramac.cli.report`)."""
+(:mod:`ramac.cli.evaluate`), ``ramac data ...`` (:mod:`ramac.cli.data`), ``ramac sweep`` (:mod:`ramac.cli.sweep`),
+``ramac select`` (:mod:`ramac.cli.select`) and ``ramac report`` (:mod:`ramac.cli.report`)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,10 @@ def console() -> None:
             from ramac.cli.sweep import main as sweep_main
 
             sweep_main(sys.argv[2:])
+        elif sys.argv[1:2] == ["select"]:
+            from ramac.cli.select import main as select_main
+
+            select_main(sys.argv[2:])
         elif sys.argv[1:2] == ["report"]:
             from ramac.cli.report import main as report_main
 

@@ -81,6 +81,8 @@ def compose_config(cell: Cell, sweep: Sweep, conf_dir: str, python: str, env: di
                 arguments["every_n_iterations"] = sweep.every_n_iterations
             if sweep.ood_max_actions is not None:
                 arguments["ood_max_actions"] = sweep.ood_max_actions
+            if sweep.keep_checkpoints:
+                arguments["keep_checkpoints"] = True
     return config
 
 

@@ -18,10 +18,12 @@ from ramac.experiments.summaries import (
     OOD_METRICS,
     PAIRED_METRICS,
     SCORE_METRICS,
+    SELECTION_METRICS,
     bandit_rows,
     groups,
     paired_rows,
     seed_rows,
+    selection_rows,
     table_rows,
 )
 from ramac.experiments.tables import by_column_table, latex_table, markdown_table, seed_table
@@ -33,16 +35,17 @@ def write_report(runs: list[Run], problems: list[tuple[str, str]], out: str) -> 
     :func:`ramac.experiments.figures.write_figures`)."""
     os.makedirs(out, exist_ok=True)
     rows = table_rows(runs)
-    special = {"bandit": bandit_rows(rows), "paired": paired_rows(runs)}
+    special = {"bandit": bandit_rows(rows), "paired": paired_rows(runs), "selection": selection_rows(runs)}
     paths: dict[str, str] = {}
     for name, metrics, digits in (("table1", METRICS, 2), ("table2", OOD_METRICS, 3),
                                   ("ood_kappa", OOD_KAPPA_METRICS, 3), ("scores", SCORE_METRICS, 1),
-                                  ("bandit", BANDIT_METRICS, 3), ("paired", PAIRED_METRICS, 3)):
+                                  ("bandit", BANDIT_METRICS, 3), ("paired", PAIRED_METRICS, 3),
+                                  ("selection", SELECTION_METRICS, 1)):
         selected = special[name] if name in special else [r for r in rows if r["metric"] in dict(metrics)]
         if not selected:
             continue
         if name in special:
-            key = "difference" if name == "paired" else "algorithm"
+            key = {"paired": "difference", "selection": "column · rule"}.get(name, "algorithm")
             texts = (by_column_table(selected, metrics, digits, key_label=key),
                      by_column_table(selected, metrics, digits, latex=True, key_label=key))
         else:
@@ -72,6 +75,7 @@ def write_report(runs: list[Run], problems: list[tuple[str, str]], out: str) -> 
                             ("ood_kappa", "OOD action rate at other detector thresholds κ (the ranking's stability)"),
                             ("scores", "Normalised score"), ("bandit", "Bandit: where the sampled actions fall"),
                             ("paired", "Seed-paired differences between the columns of one algorithm"),
+                            ("selection", "Checkpoint selection: each rule's figure, re-evaluated on fresh episodes"),
                             ("seeds", "Each run: its learning curve and final evaluation")):
             if f"{name}.md" in paths:
                 with open(paths[f"{name}.md"]) as table:

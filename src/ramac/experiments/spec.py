@@ -17,6 +17,7 @@ A sweep file (YAML; ``conf/sweeps/*.yaml``)::
       horizon: null                 # the task's horizon when null
       every_n_iterations: null      # also evaluate during training this often (learning curves); the task's when null
       ood_max_actions: null         # score a seeded sample of this many visited actions for the OOD rate (all: null)
+      keep_checkpoints: false       # keep the weights of every evaluation point (for `ramac select`)
     resources:                      # optional
       cpus_per_run: 1
       gpus_per_run: 0               # a fraction packs several runs on one GPU
@@ -40,7 +41,7 @@ from typing import Any
 import yaml
 
 KEYS = {"name", "root", "tasks", "algos", "seeds", "grid", "set", "evaluation", "resources"}
-EVALUATION_KEYS = {"episodes", "horizon", "every_n_iterations", "ood_max_actions"}
+EVALUATION_KEYS = {"episodes", "horizon", "every_n_iterations", "ood_max_actions", "keep_checkpoints"}
 RESOURCE_KEYS = {"cpus_per_run", "gpus_per_run", "members_per_run"}
 DEFAULT_EPISODES = 50
 
@@ -85,6 +86,7 @@ class Sweep:
     horizon: int | None = None
     every_n_iterations: int | None = None
     ood_max_actions: int | None = None
+    keep_checkpoints: bool = False
     cpus_per_run: float = 1.0
     gpus_per_run: float = 0.0
     members_per_run: int = 1
@@ -222,6 +224,9 @@ def load_sweep(path: str, conf_dir: str = "conf") -> Sweep:
                        ("ood_max_actions", ood_max)):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
             raise SweepError(f"{path}: 'evaluation.{key}' must be an integer >= 1 or null, got {value!r}")
+    keep = evaluation.get("keep_checkpoints", False)
+    if not isinstance(keep, bool):
+        raise SweepError(f"{path}: 'evaluation.keep_checkpoints' must be true or false, got {keep!r}")
     resources = content.get("resources") or {}
     if not isinstance(resources, dict) or set(resources) - RESOURCE_KEYS:
         raise SweepError(f"{path}: 'resources' takes {sorted(RESOURCE_KEYS)}, got {resources!r}")
@@ -238,4 +243,4 @@ def load_sweep(path: str, conf_dir: str = "conf") -> Sweep:
     root = os.path.abspath(root)  # Ray workers and cluster nodes see the cells by absolute path
     values = {key: tuple(tuple(v) if "+" in key else v for v in vs) for key, vs in grid.items()}
     return Sweep(name, root, tasks, algos, tuple(seeds), values, dict(fixed), episodes, horizon, every, ood_max,
-                 float(cpus), float(gpus), members)
+                 keep, float(cpus), float(gpus), members)

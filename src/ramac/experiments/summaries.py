@@ -125,6 +125,39 @@ def table_rows(runs: list[Run]) -> list[dict[str, Any]]:
     return rows
 
 
+SELECTION_METRICS = (("iteration", "iteration chosen"), ("reported_mean", "reported return mean"),
+                     ("reevaluated_mean", "re-evaluated return mean"), ("gap_mean", "gap (reported − re-evaluated)"),
+                     ("reported_cvar", "reported CVaR₀.₁"), ("reevaluated_cvar", "re-evaluated CVaR₀.₁"),
+                     ("gap_cvar", "CVaR₀.₁ gap"))
+
+
+def selection_rows(runs: list[Run]) -> list[dict[str, Any]]:
+    """The checkpoint-selection table (:mod:`ramac.experiments.selection`): per (task, column) and rule, over the
+    seeds whose ``selection.json`` has the rule, the chosen iteration, the figure the rule reports (from the
+    evaluation that chose it), the re-evaluated figure on fresh episodes and the gap ``reported − re-evaluated``."""
+    from ramac.experiments.selection import RULES, read_selection
+
+    rows = []
+    for (task, column), members in sorted(groups(runs).items()):
+        chosen = [(run, read_selection(run.folder)) for run in members]
+        chosen = [(run, rules) for run, rules in chosen if rules]
+        for rule in RULES:
+            picks = [rules[rule] for _, rules in chosen if rule in rules]
+            if not picks:
+                continue
+            values = {"iteration": [p["iteration"] for p in picks],
+                      "reported_mean": [p["reported_mean"] for p in picks],
+                      "reevaluated_mean": [p["reevaluated_mean"] for p in picks],
+                      "gap_mean": [p["reported_mean"] - p["reevaluated_mean"] for p in picks],
+                      "reported_cvar": [p["reported_cvar"] for p in picks],
+                      "reevaluated_cvar": [p["reevaluated_cvar"] for p in picks],
+                      "gap_cvar": [p["reported_cvar"] - p["reevaluated_cvar"] for p in picks]}
+            for metric, series in values.items():
+                rows.append({"task": task, "column": f"{column} · {rule}", "metric": metric, "seeds": len(picks),
+                             **vars(summarise(series))})
+    return rows
+
+
 PAIRED_METRICS = (("mean", "difference in return mean (bandit: reward mean)"),
                   ("cvar_per_seed", "difference in CVaR₀.₁ (per seed)"),
                   ("ood", "difference in OOD rate (bandit: share between the modes)"))

@@ -289,13 +289,15 @@ def member_checkpoint(checkpoint: dict[str, Any], k: int) -> dict[str, Any]:
             if key not in ("state_dict", "optimizer_states", "callbacks", "ramac", "hyper_parameters")}
     solo["state_dict"] = {key[len(prefix):]: value for key, value in checkpoint["state_dict"].items()
                           if key.startswith(prefix)}
-    solo["optimizer_states"] = list(checkpoint["optimizer_states"][first:first + counts[k]])
+    if "optimizer_states" in checkpoint:  # absent from a weights-only checkpoint
+        solo["optimizer_states"] = list(checkpoint["optimizer_states"][first:first + counts[k]])
     solo["hyper_parameters"] = dict(saved[k]["hparams"])
     solo["hparams_name"] = "kwargs"  # what Lightning records for a learner's save_hyperparameters()
     solo["ramac"] = {"iteration": checkpoint["ramac"]["iteration"], "seed": saved[k]["seed"],
                      "rng": copy.deepcopy(checkpoint["ramac"]["rng"])}
-    solo["callbacks"] = {name: callback_state_for_member(state, k)
-                         for name, state in checkpoint.get("callbacks", {}).items()}
+    if "callbacks" in checkpoint:
+        solo["callbacks"] = {name: callback_state_for_member(state, k)
+                             for name, state in checkpoint["callbacks"].items()}
     return solo
 
 
