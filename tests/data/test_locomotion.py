@@ -256,3 +256,57 @@ def test_kept_checkpoints_and_ramac_select_re_evaluate_each_rule(repo_root, tmp_
     stamp = (tmp_path / "run" / "selection.json").stat().st_mtime_ns
     select_main([str(tmp_path / "run"), "--episodes", "3", "--seed", "777"])  # same options: skipped
     assert (tmp_path / "run" / "selection.json").stat().st_mtime_ns == stamp
+
+
+def test_ramac_calibrate_compares_the_critic_with_monte_carlo_returns(repo_root, tmp_path):
+    import json
+
+    from ramac.cli.calibrate import main as calibrate_main
+
+    path = write_d4rl_file(tmp_path / "hopper.hdf5", rollout_arrays(episodes=10, max_steps=30))
+    data = ["--data.source", "file", "--data.path", str(path)]
+    main(["fit", "--config", os.path.join(repo_root, "conf", "hopper.yaml"), *SMALL, *data,
+          "--trainer.default_root_dir", str(tmp_path / "run")])
+    common = ["--config", os.path.join(repo_root, "conf", "hopper.yaml"), "--ckpt_path",
+              str(tmp_path / "run" / "checkpoints" / "last.ckpt"), "--pairs", "4", "--copies", "3", "--horizon",
+              "5", *data, "--model.diffusion_steps", "3", "--model.n_quantiles", "4"]
+    for name in ("a", "b"):
+        calibrate_main([*common, "--out", str(tmp_path / f"{name}.json")])
+    first, second = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("a", "b"))
+    assert first == second  # seeded: the same pairs, rollouts and figures
+    returns = np.array(first["returns"])
+    assert returns.shape == (4, 3) and first["meta"]["horizon"] == 5
+    assert 0 < first["meta"]["risky_pairs"] <= 2
+    figures = first["figures"]["all"]
+    assert figures["pairs"] == 4 and 0.0 <= figures["coverage_0.5"] <= 1.0
+    assert figures["return_mean"] == pytest.approx(returns.mean(), abs=1e-3)
+    assert (tmp_path / "a.png").stat().st_size > 5000
+    from ramac.cli.calibrate import main as again
+
+    with pytest.raises(TypeError, match="distributional critic"):
+        again([*common[:2], "--ckpt_path", common[3], "--model", "ramac.learners.BC", *data])
+
+
+def test_monte_carlo_returns_of_one_step_are_the_step_reward():
+    from ramac.envs.hazards import Hazard
+    from ramac.evaluation.monte_carlo import discounted_horizon, monte_carlo_returns
+
+    assert discounted_horizon(0.99) == 688 and 0.99 ** 688 <= 1e-3 < 0.99 ** 687
+    arrays = rollout_arrays(episodes=2, max_steps=20)
+    observations, actions = arrays["observations"][:3], arrays["actions"][:3]
+    plain = monte_carlo_returns("Hopper-v5", None, observations, actions, lambda o: np.zeros((len(o), 3)), copies=2,
+                                horizon=1, discount=0.99, seed=0)
+    # one step from the rebuilt state: the environment's reward for that transition, in every copy
+    assert np.allclose(plain, np.asarray(arrays["rewards"][:3])[:, None], atol=1e-6)
+    from ramac.envs.resimulation import simulate_next_observations
+
+    certain = Hazard("velocity", probability=1.0, penalty=-100.0, obs_index=8, max_velocity=1e-3)
+    risky = certain.is_risky(simulate_next_observations("Hopper-v5", observations, actions))
+    assert risky.any()
+    fined = monte_carlo_returns("Hopper-v5", certain, observations, actions, lambda o: np.zeros((len(o), 3)),
+                                copies=2, horizon=1, discount=0.99, seed=0)
+    assert np.allclose(fined - plain, -100.0 * risky[:, None], atol=1e-6)
+    coin = Hazard("velocity", probability=0.5, penalty=-100.0, obs_index=8, max_velocity=1e-3)
+    drawn = monte_carlo_returns("Hopper-v5", coin, observations[risky], actions[risky],
+                                lambda o: np.zeros((len(o), 3)), copies=40, horizon=1, discount=0.99, seed=0)
+    assert 0 < (drawn < plain[risky][:, :1] - 50).mean() < 1  # each copy draws its own penalty

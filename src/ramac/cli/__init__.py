@@ -1,6 +1,7 @@
 """The ``ramac`` command: ``ramac fit|validate ...`` (:mod:`ramac.cli.fit`), ``ramac evaluate``
 (:mod:`ramac.cli.evaluate`), ``ramac data ...`` (:mod:`ramac.cli.data`), ``ramac sweep`` (:mod:`ramac.cli.sweep`),
-``ramac select`` (:mod:`ramac.cli.select`) and ``ramac report`` (:mod:`ramac.cli.report`)."""
+``ramac select`` (:mod:`ramac.cli.select`), ``ramac calibrate`` (:mod:`ramac.cli.calibrate`) and ``ramac report``
+(:mod:`ramac.cli.report`)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,11 @@ def console() -> None:
             from ramac.cli.sweep import main as sweep_main
 
             sweep_main(sys.argv[2:])
+        elif sys.argv[1:2] == ["calibrate"]:
+            from ramac.cli.calibrate import main as calibrate_main
+
+            check_named_files(sys.argv[2:], checkpoints=False)  # calibrate reads (and checks) it first
+            calibrate_main(sys.argv[2:])
         elif sys.argv[1:2] == ["select"]:
             from ramac.cli.select import main as select_main
 

@@ -13,6 +13,18 @@ import gymnasium as gym
 import numpy as np
 
 
+def set_state_from_observation(sim: gym.Env, observation: np.ndarray) -> None:
+    """Put the MuJoCo env ``sim`` (unwrapped) in the state an observation describes: ``qpos = (0, obs[:nq-1])``,
+    ``qvel = obs[nq-1:]`` (the released code's rebuild; the root x-position is not observed and does not change the
+    dynamics)."""
+    nq, nv = int(sim.model.nq), int(sim.model.nv)
+    if observation.shape != (nq - 1 + nv,):
+        raise ValueError(f"re-simulation: an observation must have {nq - 1 + nv} values (qpos without root x, then "
+                         f"qvel), got shape {observation.shape}")
+    observation = observation.astype(np.float64)
+    sim.set_state(np.concatenate(([0.0], observation[: nq - 1])), observation[nq - 1:])
+
+
 def simulate_next_observations(env_id: str, observations: np.ndarray, actions: np.ndarray) -> np.ndarray:
     """Next observations ``[R, O]`` of ``R`` transitions ``(observations [R, O], actions [R, A])``.
 
@@ -35,7 +47,7 @@ def simulate_next_observations(env_id: str, observations: np.ndarray, actions: n
         out = np.empty(observations.shape, dtype=np.float64)
         for row, (obs, action) in enumerate(zip(observations.astype(np.float64), actions.astype(np.float64),
                                                 strict=True)):
-            sim.set_state(np.concatenate(([0.0], obs[: nq - 1])), obs[nq - 1:])
+            set_state_from_observation(sim, obs)
             out[row] = sim.step(action)[0]
         return out
     finally:
