@@ -157,3 +157,13 @@ def test_one_line_keeps_the_key_and_the_reason():
                "    - Expected a <class 'NoneType'>\n  Given value type: <class 'X'>\n  Given value: NestedArg()")
     assert one_line(message) == "--model.init_args.risk_weight: Expected a <class 'float'>. Got value: abc"
     assert one_line("plain reason") == "plain reason"
+
+
+def test_a_configured_logger_keeps_the_csv_metrics_the_report_reads(repo_root, tmp_path):
+    """A logger given with --trainer.logger (here TensorBoard elsewhere; Weights & Biases or MLflow alike) gets a CSV
+    logger beside it in the run folder, so `ramac report` and the sweep's progress still read metrics.csv."""
+    fit(repo_root, tmp_path / "run", "--trainer.max_steps", "10", "--trainer.logger",
+        "lightning.pytorch.loggers.TensorBoardLogger", "--trainer.logger.save_dir", str(tmp_path / "elsewhere"))
+    rows = (tmp_path / "run" / "lightning_logs" / "version_0" / "metrics.csv").read_text().splitlines()
+    assert "train/actor/bc_loss" in rows[0] and len(rows) >= 3
+    assert list((tmp_path / "elsewhere").rglob("events.out.tfevents*"))

@@ -92,7 +92,8 @@ class RamacCLI(LightningCLI):
         self.model = Members([build_member(template, spec) for spec in specs], [s.root_dir for s in specs])
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
-        """Lightning's default logger (TensorBoard) plus a CSV logger writing into the same version folder, and
+        """Lightning's default logger (TensorBoard) plus a CSV logger writing into the same version folder (with any
+        other configured logger, a CSV logger in ``<default_root_dir>/lightning_logs``), and
         :class:`IterationProgressBar` in place of Lightning's default bar."""
         configured = self._get(self.config_init, "trainer.callbacks", None) or []
         configured = configured if isinstance(configured, list) else [configured]
@@ -106,6 +107,10 @@ class RamacCLI(LightningCLI):
             tensorboard = trainer.logger
             trainer.loggers = [tensorboard, CSVLogger(tensorboard.save_dir, name=tensorboard.name,
                                                       version=tensorboard.version)]
+        elif trainer.loggers and not any(isinstance(logger, CSVLogger) for logger in trainer.loggers):
+            # a configured logger (Weights & Biases, MLflow, TensorBoard elsewhere) keeps the CSV metrics that
+            # `ramac report` and the sweep engine read, in the run folder
+            trainer.loggers = [*trainer.loggers, CSVLogger(trainer.default_root_dir, name="lightning_logs")]
         return trainer
 
 
