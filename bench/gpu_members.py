@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 import warnings
 
@@ -36,16 +35,11 @@ def time_members(algo: str, task: str, members: int, iterations: int, warmup: in
     import lightning.pytorch as pl
 
     sys.path.insert(0, ROOT)
-    from update_step import LEARNERS, TASKS, RandomData, Timer
+    from members_throughput import members_model
+    from update_step import TASKS, RandomData, Timer
 
-    from ramac.learners.members import Members, MemberSpec, build_member
-
-    obs_dim, action_dim, quantiles, embedding = TASKS[task]
-    template = LEARNERS[algo](obs_dim, action_dim, quantiles, embedding)
-    folder = tempfile.mkdtemp()
-    model = template if members == 1 else Members(
-        [build_member(template, MemberSpec(k)) for k in range(members)],
-        [os.path.join(folder, f"seed{k}") for k in range(members)])
+    obs_dim, action_dim, _, _ = TASKS[task]
+    model = members_model(algo, task, members)
     timer = Timer(warmup)
     trainer = pl.Trainer(accelerator=accelerator, devices=1, max_steps=warmup + iterations + 1, logger=False,
                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,

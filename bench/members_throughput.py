@@ -40,25 +40,36 @@ def cpu_name() -> str:
         return f"{name} ({'AVX-512' if 'avx512f' in handle.read() else 'AVX2'})"
 
 
+def members_model(algo: str, task: str, members: int):
+    """``algo`` at ``task``'s dimensions (bench/update_step.py's settings); with ``members`` > 1 that many members,
+    seeds 0 … S−1, writing into a temporary folder."""
+    import tempfile
+
+    sys.path.insert(0, ROOT)
+    from update_step import LEARNERS, TASKS
+
+    from ramac.learners.members import Members, MemberSpec, build_member
+
+    template = LEARNERS[algo](*TASKS[task])
+    if members == 1:
+        return template
+    folder = tempfile.mkdtemp()
+    return Members([build_member(template, MemberSpec(k)) for k in range(members)],
+                   [os.path.join(folder, f"seed{k}") for k in range(members)])
+
+
 def worker(algo: str, task: str, members: int, iterations: int, warmup: int, devices: int = 1) -> None:
     """One measurement in this process: prints JSON with the seconds per iteration and the resident memory."""
-    import tempfile
 
     import lightning.pytorch as pl
     import torch
 
     sys.path.insert(0, ROOT)
-    from update_step import LEARNERS, TASKS, RandomData, Timer
-
-    from ramac.learners.members import Members, MemberSpec, build_member
+    from update_step import TASKS, RandomData, Timer
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    obs_dim, action_dim, quantiles, embedding = TASKS[task]
-    template = LEARNERS[algo](obs_dim, action_dim, quantiles, embedding)
-    folder = tempfile.mkdtemp()
-    model = template if members == 1 else Members(
-        [build_member(template, MemberSpec(k)) for k in range(members)],
-        [os.path.join(folder, f"seed{k}") for k in range(members)])
+    obs_dim, action_dim, _, _ = TASKS[task]
+    model = members_model(algo, task, members)
     timer = Timer(warmup)
     strategy = "ddp" if devices > 1 else "auto"
     trainer = pl.Trainer(accelerator="cpu", devices=devices, strategy=strategy, max_steps=warmup + iterations + 1,
