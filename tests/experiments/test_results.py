@@ -1,5 +1,6 @@
-"""The README's "Results" tables are what ``ramac report`` makes from the committed ``results/sweeps``: a change to
-the report's numbers or to the committed runs that the README does not follow fails here."""
+"""The results pages' tables (``docs/results/*.md``) and the README's headline table are what ``ramac report`` makes
+from the committed ``results/sweeps``: a change to the report's numbers or to the committed runs that the pages do not
+follow fails here."""
 
 from __future__ import annotations
 
@@ -25,9 +26,14 @@ REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 
 
 def readme_results() -> str:
-    with open(os.path.join(REPO, "README.md")) as handle:
-        text = handle.read()
-    return text[text.index("## Results"):text.index("## Status")]
+    """Every results page, concatenated."""
+    folder = os.path.join(REPO, "docs", "results")
+    texts = []
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".md"):
+            with open(os.path.join(folder, name)) as handle:
+                texts.append(handle.read())
+    return "\n".join(texts)
 
 
 def runs_of(*sweeps: str) -> list:
@@ -104,3 +110,27 @@ def test_a_cell_run_twice_evaluates_the_same_to_the_last_bit(first, second):
     for iteration in shared:
         a, b = histories[0][iteration], histories[1][iteration]
         assert a["returns"] == b["returns"] and a["ood_action_rate"] == b["ood_action_rate"], iteration
+
+
+HEADLINE = {"BC": "bc", "Diffusion-QL": "diffusion_ql", "ORAAC": "oraac", "ORAAC-Diff.": "oraac_diffusion",
+            "RADAC, risk term normalised": "radac[normalize_risk=True]"}
+
+
+def test_the_readmes_headline_table_is_the_report_of_the_committed_runs():
+    """Each headline row of the README: return mean ± se, CVaR₀.₁ ± se (rounded) and OOD rate (one decimal, %)."""
+    rows = {(r["column"], r["metric"]): r for r in rows_of("hopper-study", "hopper-study-radac",
+                                                           "hopper-study-radac-normalized")}
+    with open(os.path.join(REPO, "README.md")) as handle:
+        text = handle.read()
+    readme = text[text.index("## Headline result"):text.index("## Documentation")]
+
+    def cell(column, metric):
+        r = rows[(column, metric)]
+        return f"{r['mean'] * 100:.1f} %" if metric == "ood" else f"{r['mean']:.0f} ± {r['se']:.0f}".replace("-", "−")
+
+    for label, column in HEADLINE.items():
+        line = next(line for line in readme.splitlines() if line.startswith(f"| {label}"))
+        assert all(cell(column, metric) in line for metric in ("mean", "cvar_per_seed", "ood")), line
+    published = next(line for line in readme.splitlines() if line.startswith("| RADAC as published"))
+    for column in ("radac[quantile_pairing=standard]", "radac[quantile_pairing=released]"):
+        assert cell(column, "mean") in published and cell(column, "cvar_per_seed") in published, published
