@@ -40,6 +40,8 @@ class RolloutEvaluation(pl.Callback):
         cvar_alpha: level of the return CVaR.
         ood_neighbours, ood_kappa: the OOD detector's k and κ (``ramac.evaluation.ood``); ``ood_kappa=0``
             switches the OOD rate off.
+        ood_max_actions: score the OOD rate on a seeded uniform sample of this many visited actions (``None``: all
+            of them; the rollouts do not change, ``ramac.evaluation.evaluate.evaluate_learner``).
         env_workers: groups of episodes stepped in parallel: the training process plus
             ``env_workers - 1`` worker processes, started once per run and kept with the environments
             between evaluations (``ramac.evaluation.rollout.EnvPool``).

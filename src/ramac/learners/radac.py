@@ -39,8 +39,8 @@ from ramac.types import Batch
 class RADAC(OfflineLearner):
     """Risk-Aware Diffusion Actor-Critic. Defaults are the released code's: ``main.py`` for the global
     values and the hopper-medium-expert row of ``configs/radac.yaml`` where values differ by task (the
-    task configs in ``conf/`` set only what differs from that row; ``tests/test_learner.py`` pins the defaults
-    and ``tests/test_hazards.py`` every config's values).
+    task configs in ``conf/`` set only what differs from that row; ``tests/learners/test_radac.py`` pins the defaults
+    and ``tests/conf/test_compose.py`` every config's values).
 
     Args:
         obs_dim, action_dim: set from the data (linked by the CLI).
