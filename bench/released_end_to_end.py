@@ -18,7 +18,8 @@ horizon 500, episode seeds 1 000 000 + i, OOD detector k = 10, κ = 3 on 5000 sa
 from a forked RNG seeded with 1 000 000, so it never moves the training stream. The history goes to
 ``<out>/eval.json`` in the format of ramac's runs, the released loop's own loss means per chunk to
 ``<out>/train.csv``, and everything needed to resume (weights, optimisers, step, RNG) to ``<out>/state.ckpt``
-(git-ignored), written whole then renamed after every chunk.
+(git-ignored), written whole then renamed after every chunk. A seed being trained holds ``<out>/running.lock``, so
+two commands (``for s in 0 1 2`` on each core) never train one seed twice: the second skips it.
 
 ``figure`` plots return mean and CVaR₀.₁ per evaluation point (mean over seeds ± standard error) of these runs beside
 ramac's committed RADAC runs with the released and the standard pairing.
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import fcntl
 import glob
 import json
 import os
@@ -96,6 +98,18 @@ def _write_json(path: str, value: Any) -> None:
 
 
 def train(args: argparse.Namespace) -> None:
+    out = args.out or os.path.join(ROOT, "results", "released", args.task, f"seed{args.seed}")
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "running.lock"), "w") as lock:  # released when this process ends, even by SIGKILL
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"{out}: trained by another process now; skipped", flush=True)
+            return
+        _train(args, out)
+
+
+def _train(args: argparse.Namespace, out: str) -> None:
     torch.set_num_threads(args.threads)
     sys.path.insert(0, os.path.abspath(args.official_repo))
     from agents.radac import RADAC as ReleasedRADAC  # the released code, imported from the checkout
@@ -113,8 +127,6 @@ def train(args: argparse.Namespace) -> None:
     t = data.transitions
     arrays = {"observations": t.observations, "actions": t.actions, "next_observations": t.next_observations,
               "rewards": t.rewards, "terminals": t.terminals}
-    out = args.out or os.path.join(ROOT, "results", "released", args.task, f"seed{args.seed}")
-    os.makedirs(out, exist_ok=True)
     commit = subprocess.run(["git", "-C", args.official_repo, "rev-parse", "HEAD"], capture_output=True,
                             text=True).stdout.strip() or "not a git checkout"
     config = {"released_code": {"path": os.path.abspath(args.official_repo), "commit": commit},
