@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from ramac.experiments.runs import _trace
+from ramac.experiments.runs import read_trace
 
 RUN = "results/sweeps/hopper-reference/hopper-medium-expert/radac/default/seed0"
 SHOWN = {10000, 20000, 30000, 50000, 100000, 150000, 190000, 200000, 250000}  # and every evaluation from 300k
@@ -16,7 +16,7 @@ TRAIN = ("train/actor/risk", "train/critic/risk_at_data", "train/critic/z_mean")
 
 def table(run: str = RUN) -> str:
     """The README's reference table (every evaluation in SHOWN and from 300k on) from ``run``'s metrics.csv files."""
-    logged = {key: dict(values) for key, values in _trace(run, EVAL + TRAIN).items()}
+    logged = {key: dict(values) for key, values in read_trace(run, EVAL + TRAIN).items()}
     mean, cvar, ood = (logged[k] for k in EVAL)
     lines = ["| iteration | return mean | CVaR₀.₁ (50 episodes) | OOD rate | critic's CVaR₀.₁ at the policy's / the "
              "data's actions | critic's mean at the data's actions |", "|---|---|---|---|---|---|"]

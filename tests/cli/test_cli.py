@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 
@@ -167,3 +168,27 @@ def test_a_configured_logger_keeps_the_csv_metrics_the_report_reads(repo_root, t
     rows = (tmp_path / "run" / "lightning_logs" / "version_0" / "metrics.csv").read_text().splitlines()
     assert "train/actor/bc_loss" in rows[0] and len(rows) >= 3
     assert list((tmp_path / "elsewhere").rglob("events.out.tfevents*"))
+
+
+def test_mlflow_logger_keeps_the_csv_metrics_and_fills_its_store(repo_root, tmp_path, monkeypatch):
+    """With MLflow's logger (a local file store), the run still writes the metrics.csv `ramac report` reads, and
+    MLflow's store holds the same training metrics at the same steps."""
+    pytest.importorskip("mlflow", reason="the `mlflow` extra is not installed")
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 refuses file stores unless told (its message)
+    from mlflow.tracking import MlflowClient
+
+    tracking_uri = f"file:{tmp_path / 'mlruns'}"
+    fit(repo_root, tmp_path / "run", "--trainer.max_steps", "10", "--trainer.logger",
+        "lightning.pytorch.loggers.MLFlowLogger", "--trainer.logger.tracking_uri", tracking_uri,
+        "--trainer.logger.experiment_name", "ramac-test")
+    with open(tmp_path / "run" / "lightning_logs" / "version_0" / "metrics.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    csv_loss = {int(row["step"]): float(row["train/actor/bc_loss"]) for row in rows if row["train/actor/bc_loss"]}
+    assert len(csv_loss) >= 2, rows  # logged every 5 of the 10 steps
+    client = MlflowClient(tracking_uri=tracking_uri)
+    experiment = client.get_experiment_by_name("ramac-test")
+    assert experiment is not None
+    (run,) = client.search_runs([experiment.experiment_id])
+    history = client.get_metric_history(run.info.run_id, "train/actor/bc_loss")
+    assert {m.step: m.value for m in history} == pytest.approx(csv_loss)
+    assert run.data.params["risk_weight"] == "0.5"  # the hyperparameters too

@@ -57,6 +57,11 @@ resources: {{cpus_per_run: 2, gpus_per_run: 0.25}}
     ("name: x\ntasks: [nope]\nalgos: [bc]\nseeds: 1\n", "'tasks' names 'nope', which has no"),
     ("name: x\ntasks: [bandit]\nalgos: [bc, bc]\nseeds: 1\n", "'algos' lists a name twice"),
     ("name: x\ntasks: [bandit]\nalgos: [bc]\nseeds: 0\n", "'seeds' as a count must be >= 1"),
+    ("name: x\ntasks: [bandit]\nalgos: [bc]\nseeds: 1\nalgo_set: {radac: {trainer.max_steps: 5}}\n",
+     "'algo_set' names 'radac', which is not in 'algos'"),
+    ("name: x\ntasks: [bandit]\nalgos: [bc]\nseeds: 1\nalgo_set: {bc: 3}\n", "'algo_set.bc' must map config keys"),
+    ("name: x\ntasks: [bandit]\nalgos: [bc]\nseeds: 1\ngrid: {trainer.max_steps: [1, 2]}\n"
+     "algo_set: {bc: {trainer.max_steps: 5}}\n", r"in both 'grid' and 'algo_set.bc'"),
     ("name: x\ntasks: [bandit]\nalgos: [bc]\nseeds: [1, 1]\n", "'seeds' must be a count or a list of distinct"),
     ("name: x\ntasks: [bandit]\nalgos: [bc]\nseeds: 1\ngrid: {model.init_args.risk_weight: 0.1}\n",
      r"'grid.model.init_args.risk_weight' must be a non-empty list"),
@@ -125,3 +130,18 @@ def test_grid_keys_tied_by_plus_vary_together(tmp_path):
                         f"  model.init_args.normalize_risk+model.init_args.risk_weight: {body}\n")
         with pytest.raises(SweepError, match=message):
             load_sweep(str(path), CONF)
+
+
+def test_algo_set_reaches_only_its_algorithms_cells_and_wins_over_set(tmp_path):
+    path = write(tmp_path, "name: d\ntasks: [bandit]\nalgos: [radac, bc]\nseeds: 1\n"
+                           "set: {trainer.max_steps: 100}\n"
+                           "algo_set: {radac: {trainer.max_steps: 50, model.init_args.diffusion_steps: 10}}\n")
+    sweep = load_sweep(path, CONF)
+    radac, bc = sweep.cells()
+    radac_args, bc_args = radac.fit_args(CONF, sweep.fixed), bc.fit_args(CONF, sweep.fixed)
+    assert radac_args.count("--trainer.max_steps") == 1
+    assert radac_args[radac_args.index("--trainer.max_steps") + 1] == "50"
+    assert radac_args[radac_args.index("--model.init_args.diffusion_steps") + 1] == "10"
+    assert bc_args[bc_args.index("--trainer.max_steps") + 1] == "100"
+    assert "--model.init_args.diffusion_steps" not in bc_args
+    assert radac.folder.endswith(os.path.join("radac", "default", "seed0"))  # not part of the folder name

@@ -1,7 +1,7 @@
 """The ``ramac`` command: ``ramac fit|validate ...`` (:mod:`ramac.cli.fit`), ``ramac evaluate``
 (:mod:`ramac.cli.evaluate`), ``ramac data ...`` (:mod:`ramac.cli.data`), ``ramac sweep`` (:mod:`ramac.cli.sweep`),
 ``ramac select`` (:mod:`ramac.cli.select`), ``ramac calibrate`` (:mod:`ramac.cli.calibrate`) and ``ramac report``
-(:mod:`ramac.cli.report`)."""
+(:mod:`ramac.cli.report`); ``ramac --version`` prints ``ramac <version>``."""
 
 from __future__ import annotations
 
@@ -18,7 +18,11 @@ def console() -> None:
     Set ``RAMAC_TRACEBACK=1`` to see the traceback (and jsonargparse's full message).
     """
     try:
-        if sys.argv[1:2] == ["data"]:
+        if sys.argv[1:] == ["--version"]:  # answered here, without importing Lightning
+            from ramac import __version__
+
+            sys.stdout.write(f"ramac {__version__}\n")
+        elif sys.argv[1:2] == ["data"]:
             from ramac.cli.data import main as data_main
 
             data_main(sys.argv[2:])

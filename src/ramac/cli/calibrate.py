@@ -24,7 +24,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ramac.cli.compose import expand
+from ramac.cli.compose import config_without_fit_keys, expand
 
 
 def main(argv: list[str]) -> None:
@@ -46,7 +46,6 @@ def main(argv: list[str]) -> None:
     import torch
 
     from ramac.callbacks.checkpoint import read_checkpoint
-    from ramac.cli.evaluate import _without_fit_keys
     from ramac.cli.fit import build_cli
     from ramac.critics.iqn import TwinIQNCritic
     from ramac.critics.quantile_mlp import TwinQuantileCritic
@@ -55,7 +54,7 @@ def main(argv: list[str]) -> None:
     from ramac.evaluation.monte_carlo import discounted_horizon, monte_carlo_returns
 
     checkpoint = read_checkpoint(args.ckpt_path)
-    cli_args = [arg for config in args.config for arg in ("--config", _without_fit_keys(config))]
+    cli_args = [arg for config in args.config for arg in ("--config", config_without_fit_keys(config))]
     cli = build_cli([*cli_args, *overrides, "--trainer.logger", "false"], run=False)
     model, data = cli.model, cli.datamodule
     if not isinstance(data, StochasticD4RLDataModule):

@@ -14,6 +14,9 @@ and two short forms expand to exactly that, followed by ``--trainer.default_root
 command line sets it: ``--algo A --task T`` (files under ``--conf_dir``, default ``conf``), and a *compose file*,
 a ``--config`` YAML holding only ``compose: {algo: A, task: T}`` (files next to it: ``conf/hopper.yaml``).
 Options after the short form override the composed files, as after any ``--config``.
+
+A run's saved ``config.yaml`` is also a config for the commands that rebuild the run (``ramac evaluate``,
+``calibrate``, ``select``) once :func:`config_without_fit_keys` has dropped what only ``ramac fit`` takes.
 """
 
 from __future__ import annotations
@@ -125,3 +128,24 @@ def expand(argv: list[str]) -> list[str]:
         last_config = max(i for i, arg in enumerate(out) if arg in ("--config", "-c")) + 2
         out[last_config:last_config] = ["--trainer.default_root_dir", os.path.join("runs", algo, task)]
     return out
+
+
+#: keys that ``ramac fit`` saves in a run's ``config.yaml`` beside the configuration but that only its ``fit``
+#: subcommand takes; commands that rebuild a run from its own config (``ramac evaluate``, ``calibrate``, ``select``)
+#: drop them from it.
+FIT_ONLY_KEYS = ("ckpt_path", "weights_only")
+
+
+def config_without_fit_keys(path: str) -> str:
+    """What to pass as ``--config`` to rebuild a run from the config file ``path`` outside ``ramac fit``: ``path``
+    itself, or, when its mapping has any of :data:`FIT_ONLY_KEYS`, the YAML text of the mapping without them
+    (jsonargparse takes a config's text where it takes its path). An unreadable file is returned as it is, for the
+    CLI to name in its own error."""
+    try:
+        with open(path) as handle:
+            content = yaml.safe_load(handle)
+    except (OSError, yaml.YAMLError):
+        return path
+    if not isinstance(content, dict) or not any(key in content for key in FIT_ONLY_KEYS):
+        return path
+    return yaml.safe_dump({k: v for k, v in content.items() if k not in FIT_ONLY_KEYS}, sort_keys=False)

@@ -18,26 +18,8 @@ import json
 from pathlib import Path
 
 import torch
-import yaml
 
-from ramac.cli.compose import expand
-
-#: keys that ``ramac fit`` saves in a run's ``config.yaml`` beside the configuration but that only its ``fit``
-#: subcommand takes; the run's own config is the natural ``--config`` here, so they are dropped from it.
-FIT_ONLY_KEYS = ("ckpt_path", "weights_only")
-
-
-def _without_fit_keys(path: str) -> str:
-    """``path``, or the YAML text of its mapping without :data:`FIT_ONLY_KEYS` when it has any (jsonargparse takes
-    a config's text where it takes its path)."""
-    try:
-        with open(path) as handle:
-            content = yaml.safe_load(handle)
-    except (OSError, yaml.YAMLError):
-        return path  # the CLI names the file in its own error
-    if not isinstance(content, dict) or not any(key in content for key in FIT_ONLY_KEYS):
-        return path
-    return yaml.safe_dump({k: v for k, v in content.items() if k not in FIT_ONLY_KEYS}, sort_keys=False)
+from ramac.cli.compose import config_without_fit_keys, expand
 
 
 def main(argv: list[str]) -> None:
@@ -73,7 +55,7 @@ def main(argv: list[str]) -> None:
     from ramac.tasks import env_facts
 
     checkpoint = read_checkpoint(args.ckpt_path)  # a wrong file fails before the task is built
-    cli_args = [arg for config in args.config for arg in ("--config", _without_fit_keys(config))]
+    cli_args = [arg for config in args.config for arg in ("--config", config_without_fit_keys(config))]
     cli = build_cli([*cli_args, *overrides, "--trainer.logger", "false"], run=False)
     model, data = cli.model, cli.datamodule
     if not isinstance(data, StochasticD4RLDataModule):

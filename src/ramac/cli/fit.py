@@ -19,6 +19,7 @@ from lightning.pytorch.callbacks import ProgressBar, RichProgressBar
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
+from ramac import __version__
 from ramac.callbacks.checkpoint import RamacCheckpoint
 from ramac.cli.compose import expand
 from ramac.data.datamodule import OfflineDataModule
@@ -129,7 +130,9 @@ def build_cli(args: list[str], run: bool = True) -> RamacCLI:
         subclass_mode_data=True,
         seed_everything_default=0,
         # parse errors raise (ArgumentError) instead of printing the usage: `console` shows them in one line
-        parser_kwargs={"parser_mode": "omegaconf", "exit_on_error": False},
+        parser_kwargs={"parser_mode": "omegaconf", "exit_on_error": False,
+                       # `--version` in `ramac --help` (the `ramac` console script answers it before parsing)
+                       "prog": "ramac", "version": __version__},
         trainer_defaults={"default_root_dir": "runs/default", "max_steps": 1000, "log_every_n_steps": 50},
         args=expand(list(args)),
         run=run,

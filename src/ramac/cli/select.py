@@ -47,12 +47,12 @@ def main(argv: list[str]) -> None:
     import json
 
     from ramac.callbacks.checkpoint import read_checkpoint
-    from ramac.cli.evaluate import _without_fit_keys
+    from ramac.cli.compose import config_without_fit_keys
     from ramac.cli.fit import build_cli
     from ramac.data.locomotion import StochasticD4RLDataModule
     from ramac.evaluation.evaluate import evaluate_learner
     from ramac.evaluation.rollout import EnvPool
-    from ramac.experiments.runs import _trace, lower_tail_mean
+    from ramac.experiments.runs import lower_tail_mean, read_trace
     from ramac.experiments.selection import (
         BC_KEY,
         BC_WINDOW,
@@ -83,9 +83,9 @@ def main(argv: list[str]) -> None:
                 if json.load(handle).get("meta") == {**meta, "horizon": horizon}:
                     print(f"{run}: {SELECTION_FILE} made with these options; skipped")
                     continue
-        choices = choose(history, _trace(run, (BC_KEY,)).get(BC_KEY), args.selection_episodes)
+        choices = choose(history, read_trace(run, (BC_KEY,)).get(BC_KEY), args.selection_episodes)
         paths = {c.iteration: kept_checkpoint(run, c.iteration) for c in choices.values()}  # all present first
-        cli = build_cli(["--config", _without_fit_keys(_config(run)), "--trainer.logger", "false"], run=False)
+        cli = build_cli(["--config", config_without_fit_keys(_config(run)), "--trainer.logger", "false"], run=False)
         model, data = cli.model, cli.datamodule
         if not isinstance(data, StochasticD4RLDataModule):
             raise TypeError(f"{run}: ramac select needs a locomotion run, got data {type(data).__name__}")

@@ -110,6 +110,34 @@ def _lock(folder: str) -> Any | None:
     return lock
 
 
+def _fit_process(folder: str, config_path: str, python: str, env: dict[str, str], locks: list[Any]) -> int:
+    """Run ``ramac fit --config config_path`` for the run folder ``folder`` and wait for it; returns its exit code.
+    It resumes exactly (``--ckpt_path last``) when ``folder`` holds ``checkpoints/last.ckpt``, appends its output to
+    ``folder``'s ``run.log`` after a dated start/resume line, and is passed the held ``locks``: the run holds them
+    too, so a folder stays locked while its run goes on after a killed sweep, and no longer."""
+    resume = ["--ckpt_path", "last"] if os.path.isfile(os.path.join(folder, "checkpoints", "last.ckpt")) else []
+    with open(os.path.join(folder, "run.log"), "a") as log:
+        log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {'resume' if resume else 'start'} ===\n")
+        log.flush()
+        return subprocess.run([python, "-m", "ramac", "fit", "--config", config_path,
+                               "--trainer.enable_progress_bar", "false", *resume],
+                              stdout=log, stderr=subprocess.STDOUT, env=env,
+                              pass_fds=tuple(lock.fileno() for lock in locks)).returncode
+
+
+def _outcome(cell: Cell, code: int, start: float, log_path: str, **record: Any) -> CellOutcome:
+    """``cell``'s outcome once its process exited with ``code``: ``done`` (and its ``done.json``, written atomically,
+    naming the result file, the seconds since ``start`` and ``record``) when it exited cleanly and left a result
+    file, else ``failed`` with the reason and the tail of ``log_path``."""
+    results = [name for name in RESULT_FILES if os.path.isfile(os.path.join(cell.folder, name))]
+    if code != 0 or not results:
+        reason = f"exit code {code}" if code != 0 else f"no result file ({' or '.join(RESULT_FILES)})"
+        return CellOutcome(cell.label, cell.folder, "failed", time.time() - start, f"{reason}\n{_tail(log_path)}")
+    write_atomic(os.path.join(cell.folder, "done.json"),
+                 json.dumps({"result": results[0], "seconds": time.time() - start, **record}))
+    return CellOutcome(cell.label, cell.folder, "done", time.time() - start)
+
+
 def run_members(cells: list[Cell], sweep: Sweep, conf_dir: str, python: str, threads: int) -> list[CellOutcome]:
     """Run (or resume) the seeds ``cells`` of one sweep cell together in one ``ramac fit --members`` process
     (:mod:`ramac.learners.members`); each seed's folder gets what its solo run's would (``cell.json``, its own
@@ -146,26 +174,8 @@ def run_members(cells: list[Cell], sweep: Sweep, conf_dir: str, python: str, thr
         for cell in cells:
             with open(os.path.join(cell.folder, "run.log"), "a") as log:
                 log.write(f"trained with seeds {[c.seed for c in cells]} in one process: {log_path}\n")
-        resume = ["--ckpt_path", "last"] if os.path.isfile(os.path.join(folder, "checkpoints", "last.ckpt")) else []
-        with open(log_path, "a") as log:
-            log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {'resume' if resume else 'start'} ===\n")
-            log.flush()
-            code = subprocess.run([python, "-m", "ramac", "fit", "--config", config_path,
-                                   "--trainer.enable_progress_bar", "false", *resume],
-                                  stdout=log, stderr=subprocess.STDOUT, env=env,
-                                  pass_fds=tuple(lock.fileno() for lock in locks)).returncode
-        outcomes = []
-        for cell in cells:
-            results = [name for name in RESULT_FILES if os.path.isfile(os.path.join(cell.folder, name))]
-            if code != 0 or not results:
-                reason = f"exit code {code}" if code != 0 else f"no result file ({' or '.join(RESULT_FILES)})"
-                outcomes.append(CellOutcome(cell.label, cell.folder, "failed", time.time() - start,
-                                            f"{reason}\n{_tail(log_path)}"))
-                continue
-            write_atomic(os.path.join(cell.folder, "done.json"), json.dumps(
-                {"result": results[0], "seconds": time.time() - start, "members_run": folder}))
-            outcomes.append(CellOutcome(cell.label, cell.folder, "done", time.time() - start))
-        return outcomes
+        code = _fit_process(folder, config_path, python, env, locks)
+        return [_outcome(cell, code, start, log_path, members_run=folder) for cell in cells]
     except Exception as error:  # a broken composition is this group's failure, not the sweep's
         return [CellOutcome(c.label, c.folder, "failed", time.time() - start, f"{error}\n{_tail(log_path)}")
                 for c in cells]
@@ -197,22 +207,8 @@ def run_cell(cell: Cell, sweep: Sweep, conf_dir: str, python: str, threads: int)
     write_atomic(os.path.join(cell.folder, "running.json"), json.dumps({"pid": os.getpid(), "start": start}))
     try:
         config_path = prepare_cell(cell, sweep, conf_dir, python, env)
-        resume = ["--ckpt_path", "last"] if os.path.isfile(os.path.join(cell.folder, "checkpoints", "last.ckpt")) \
-            else []
-        with open(log_path, "a") as log:
-            log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {'resume' if resume else 'start'} ===\n")
-            log.flush()
-            code = subprocess.run([python, "-m", "ramac", "fit", "--config", config_path,
-                                   "--trainer.enable_progress_bar", "false", *resume],
-                                  stdout=log, stderr=subprocess.STDOUT, env=env,
-                                  pass_fds=(lock.fileno(),)).returncode  # the run holds the lock too
-        results = [name for name in RESULT_FILES if os.path.isfile(os.path.join(cell.folder, name))]
-        if code != 0 or not results:
-            reason = f"exit code {code}" if code != 0 else f"no result file ({' or '.join(RESULT_FILES)})"
-            return CellOutcome(cell.label, cell.folder, "failed", time.time() - start,
-                               f"{reason}\n{_tail(log_path)}")
-        write_atomic(done_path, json.dumps({"result": results[0], "seconds": time.time() - start}))
-        return CellOutcome(cell.label, cell.folder, "done", time.time() - start)
+        code = _fit_process(cell.folder, config_path, python, env, [lock])  # the run holds the lock too
+        return _outcome(cell, code, start, log_path)
     except Exception as error:  # a broken composition is this cell's failure, not the sweep's
         return CellOutcome(cell.label, cell.folder, "failed", time.time() - start, f"{error}\n{_tail(log_path)}")
     finally:

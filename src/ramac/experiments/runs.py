@@ -106,9 +106,10 @@ def _data_sha256(folder: str) -> str | None:
     return found.pop() if found else None
 
 
-def _trace(folder: str, keys: tuple[str, ...] = TRACED) -> dict[str, list[tuple[int, float]]]:
-    """``keys`` (default :data:`TRACED`) from the run's ``metrics.csv`` files (one per Lightning version; a resumed
-    run's later version replaces the earlier one's rows from its first step on)."""
+def read_trace(folder: str, keys: tuple[str, ...] = TRACED) -> dict[str, list[tuple[int, float]]]:
+    """The logged metrics ``keys`` (default :data:`TRACED`) of the run folder ``folder``, each as ``(step, value)``
+    rows in step order, from the run's ``metrics.csv`` files (one per Lightning version; a resumed run's later
+    version replaces the earlier one's rows from its first step on). Keys never logged are left out."""
     def version(path: str) -> int:
         return int(os.path.basename(os.path.dirname(path)).rsplit("_", 1)[-1])
 
@@ -154,7 +155,7 @@ def read_run(folder: str) -> Run:
                        mean=float(last["return_mean"]), cvar=lower_tail_mean(returns), returns=list(returns),
                        ood=last.get("ood_action_rate"), normalized=last.get("d4rl_normalized_score"),
                        env_id=content.get("meta", {}).get("env_id"), history=content["history"],
-                       trace=_trace(folder), ood_by_kappa=_ood_by_kappa(last))
+                       trace=read_trace(folder), ood_by_kappa=_ood_by_kappa(last))
         if os.path.isfile(bandit):
             with open(bandit) as handle:
                 content = json.load(handle)
@@ -173,7 +174,7 @@ def read_run(folder: str) -> Run:
 def _progress(folder: str) -> str:
     """The last evaluation an unfinished run logged to ``metrics.csv`` (its progress, for the left-out list)."""
     keys = ("eval/return_mean", "eval/return_cvar_0.1", "eval/ood_action_rate")
-    logged = _trace(folder, keys)
+    logged = read_trace(folder, keys)
     if "eval/return_mean" not in logged:
         return ""
     iteration, mean = logged["eval/return_mean"][-1]

@@ -12,6 +12,8 @@ A sweep file (YAML; ``conf/sweeps/*.yaml``)::
       model.init_args.normalize_risk+model.init_args.risk_weight: [[false, 0.05], [true, 1.0]]   # keys tied by +
     set:                            # optional: the same value for every cell
       trainer.max_steps: 3000
+    algo_set:                       # optional: values for one algorithm's cells (over `set`; not in the folder name)
+      radac: {model.init_args.diffusion_steps: 10}
     evaluation:                     # optional: the protocol of the final evaluation, set once per sweep
       episodes: 50                  # per seed (locomotion tasks); default 50, null: the task's (10, the paper's)
       horizon: null                 # the task's horizon when null
@@ -40,7 +42,7 @@ from typing import Any
 
 import yaml
 
-KEYS = {"name", "root", "tasks", "algos", "seeds", "grid", "set", "evaluation", "resources"}
+KEYS = {"name", "root", "tasks", "algos", "seeds", "grid", "set", "algo_set", "evaluation", "resources"}
 EVALUATION_KEYS = {"episodes", "horizon", "every_n_iterations", "ood_max_actions", "keep_checkpoints"}
 RESOURCE_KEYS = {"cpus_per_run", "gpus_per_run", "members_per_run"}
 DEFAULT_EPISODES = 50
@@ -59,12 +61,14 @@ class Cell:
     seed: int
     overrides: tuple[tuple[str, Any], ...]  # the grid's values for this cell, in the sweep file's key order
     folder: str
+    algo_fixed: tuple[tuple[str, Any], ...] = ()  # the sweep's `algo_set` values for this cell's algorithm
 
     def fit_args(self, conf_dir: str, fixed: dict[str, Any]) -> list[str]:
-        """``ramac fit`` arguments of this cell (without the subcommand)."""
+        """``ramac fit`` arguments of this cell (without the subcommand): ``fixed`` (the sweep's ``set``), this
+        algorithm's ``algo_set`` values over it, then the grid's."""
         args = ["--algo", self.algo, "--task", self.task, "--conf_dir", conf_dir, "--seed_everything", str(self.seed),
                 "--trainer.default_root_dir", self.folder]
-        for key, value in (*fixed.items(), *self.overrides):
+        for key, value in (*{**fixed, **dict(self.algo_fixed)}.items(), *self.overrides):
             args += [f"--{key}", yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("\n...")]
         return args
 
@@ -82,6 +86,7 @@ class Sweep:
     seeds: tuple[int, ...]
     grid: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     fixed: dict[str, Any] = field(default_factory=dict)
+    algo_fixed: dict[str, dict[str, Any]] = field(default_factory=dict)
     episodes: int | None = None
     horizon: int | None = None
     every_n_iterations: int | None = None
@@ -107,7 +112,7 @@ class Sweep:
                                                else [(key, value)]))
                 part = ",".join(f"{_short(k)}={_slug(v)}" for k, v in overrides) or "default"
                 folder = os.path.join(self.folder, task, algo, part, f"seed{seed}")
-                out.append(Cell(task, algo, seed, overrides, folder))
+                out.append(Cell(task, algo, seed, overrides, folder, tuple(self.algo_fixed.get(algo, {}).items())))
         return out
 
 
@@ -210,7 +215,20 @@ def load_sweep(path: str, conf_dir: str = "conf") -> Sweep:
     both = set(fixed) & set(grid_keys)
     if both:
         raise SweepError(f"{path}: key(s) {sorted(both)} are in both 'grid' and 'set'")
-    reserved = {"seed_everything", "trainer.default_root_dir"} & (set(fixed) | set(grid_keys))
+    algo_fixed = content.get("algo_set") or {}
+    if not isinstance(algo_fixed, dict):
+        raise SweepError(f"{path}: 'algo_set' must map algorithms to {{config key: value}}, got {algo_fixed!r}")
+    for algo, values in algo_fixed.items():
+        if algo not in algos:
+            raise SweepError(f"{path}: 'algo_set' names {algo!r}, which is not in 'algos' {list(algos)}")
+        if not isinstance(values, dict) or not all(isinstance(k, str) and re.fullmatch(r"[A-Za-z_][\w.]*", k)
+                                                   for k in values):
+            raise SweepError(f"{path}: 'algo_set.{algo}' must map config keys to values, got {values!r}")
+        if set(values) & set(grid_keys):
+            raise SweepError(f"{path}: key(s) {sorted(set(values) & set(grid_keys))} are in both 'grid' and "
+                             f"'algo_set.{algo}'")
+    set_keys = set(fixed) | {k for values in algo_fixed.values() for k in values}
+    reserved = {"seed_everything", "trainer.default_root_dir"} & (set_keys | set(grid_keys))
     if reserved:
         raise SweepError(f"{path}: {sorted(reserved)} are set by the sweep itself ('seeds', the cell's folder)")
     evaluation = content.get("evaluation") or {}
@@ -242,5 +260,6 @@ def load_sweep(path: str, conf_dir: str = "conf") -> Sweep:
     root = _text(path, "root", content.get("root", os.path.join("runs", "sweeps")), "a folder")
     root = os.path.abspath(root)  # Ray workers and cluster nodes see the cells by absolute path
     values = {key: tuple(tuple(v) if "+" in key else v for v in vs) for key, vs in grid.items()}
-    return Sweep(name, root, tasks, algos, tuple(seeds), values, dict(fixed), episodes, horizon, every, ood_max,
-                 keep, float(cpus), float(gpus), members)
+    return Sweep(name, root, tasks, algos, tuple(seeds), values, dict(fixed),
+                 {algo: dict(v) for algo, v in algo_fixed.items()}, episodes, horizon, every, ood_max, keep,
+                 float(cpus), float(gpus), members)
