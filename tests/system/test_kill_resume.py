@@ -1,5 +1,5 @@
-"""A bandit run killed with SIGKILL mid-way and resumed ends exactly like an uninterrupted run (solo, and a members run
-of two seeds in one process)."""
+"""A bandit run killed with SIGKILL mid-way and resumed ends exactly like an uninterrupted run (solo, a members run
+of two seeds in one process, and a run with an online phase)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ def _cmd(repo_root, root, steps, *extra):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("members", [(), ("--members", "2")], ids=["solo", "members"])
+@pytest.mark.parametrize("members", [(), ("--members", "2"), ("--online", "{envs: 2}")],
+                         ids=["solo", "members", "online"])
 def test_sigkill_then_resume_matches_uninterrupted_run(repo_root, tmp_path, members):
     env = dict(os.environ, OMP_NUM_THREADS="2")  # exact at any thread count (issue 10), so test at 2
     straight = subprocess.run(_cmd(repo_root, tmp_path / "straight", 400, *members), env=env, cwd=tmp_path,
@@ -51,6 +52,8 @@ def test_sigkill_then_resume_matches_uninterrupted_run(repo_root, tmp_path, memb
     assert a["global_step"] == b["global_step"] == 400
     for name, value in a["state_dict"].items():
         assert torch.equal(value, b["state_dict"][name]), name
-    for folder in ("seed0", "seed1") if members else (".",):
-        assert (tmp_path / "straight" / folder / "bandit.json").read_text() == \
-            (tmp_path / "killed" / folder / "bandit.json").read_text()
+    files = ("online.json", "online_steps.csv") if "--online" in members else ()
+    for folder in ("seed0", "seed1") if "--members" in members else (".",):
+        for name in ("bandit.json", *files):
+            assert (tmp_path / "straight" / folder / name).read_text() == \
+                (tmp_path / "killed" / folder / name).read_text(), name

@@ -21,6 +21,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from ramac import __version__
 from ramac.callbacks.checkpoint import RamacCheckpoint
+from ramac.callbacks.online import OnlineOptions, OnlinePhase
 from ramac.cli.compose import expand
 from ramac.data.datamodule import OfflineDataModule
 from ramac.learners.base import OfflineLearner
@@ -71,6 +72,10 @@ class RamacCLI(LightningCLI):
                             help="train several runs in one process (ramac.learners.members): a count S (seeds "
                                  "seed_everything … +S-1, folders <default_root_dir>/seed<s>) or a list of "
                                  "{seed, root_dir, model: {option: value}}")
+        parser.add_argument("--online", type=OnlineOptions | None, default=None,
+                            help="an online phase (ramac.callbacks.online): step the task's environment with the "
+                                 "policy and mix its transitions into each batch, e.g. --online '{envs: 4}' or "
+                                 "--online.offline_fraction 0.5 (null: offline only)")
         parser.add_lightning_class_args(RamacCheckpoint, "checkpoint")
         parser.set_defaults({"checkpoint.save_last": True, "checkpoint.save_top_k": 0,
                              "checkpoint.every_n_train_steps": 1000})
@@ -100,6 +105,9 @@ class RamacCLI(LightningCLI):
         configured = configured if isinstance(configured, list) else [configured]
         own_bar = any(isinstance(c, ProgressBar) for c in configured)
         trainer = super().instantiate_trainer(**kwargs)
+        online = self._get(self.config_init, "online", None)
+        if online is not None:
+            trainer.callbacks.append(OnlinePhase(online))
         for index, callback in enumerate(trainer.callbacks):
             if type(callback) is RichProgressBar and not own_bar:  # Lightning's default bar
                 trainer.callbacks[index] = IterationProgressBar()

@@ -102,10 +102,17 @@ class RiskyBanditEnv(gym.Env):
         self._context = self.bandit.sample_contexts(1, self.np_random)[0]
         return self._context.copy(), {}
 
+    def snapshot(self) -> dict[str, Any]:
+        """The context drawn at the last reset (with ``np_random``, the whole state: ``ramac.envs.snapshot``)."""
+        return {"context": self._context.tolist()}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self._context = np.asarray(state["context"], dtype=np.float64).copy()
+
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         act = np.clip(np.asarray(action, dtype=np.float64).reshape(1, -1), -1.0, 1.0)
         ctx = self._context[None]
         reward, penalised = self.bandit.rewards(ctx, act, self.np_random)
         region = int(self.bandit.regions(ctx, act)[0])
-        info = {"risky_state": region == RING, "penalty": bool(penalised[0]), "safe": region == SAFE}
+        info = {"risky_state": region == RING, "hazard_penalty": bool(penalised[0]), "safe": region == SAFE}
         return self._context.copy(), float(reward[0]), True, False, info
