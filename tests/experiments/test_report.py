@@ -344,3 +344,49 @@ def test_the_selection_table_reports_each_rule_its_re_evaluation_and_the_gap(run
     text = Path(paths["selection.md"]).read_text()
     assert "radac · best_return" in text and "13.0 ± 3.0" in text
     assert "Checkpoint selection" in Path(paths["report.md"]).read_text()
+
+
+def test_the_online_table_against_hand_computation(tmp_path):
+    """Two seeds with an online phase from iteration 100 (2 environment steps per iteration): the penalties, the dip
+    and the penalties paid until the evaluation CVaR₀.₁ reaches the start's and a given level."""
+    from ramac.experiments.figures import write_figures
+    from ramac.experiments.summaries import online_rows
+
+    # evaluations (iteration: every episode's return, CVaR₀.₁ = the worst of < 10)
+    histories = {0: {100: [50, 40], 110: [30, 45], 120: [60, 55], 130: [70, 80]},  # start 40, dip to 30, back at 120
+                 1: {100: [20, 25], 110: [10, 30], 120: [15, 40], 130: [18, 22]}}  # start 20, never back
+    penalties = {0: [0, 1, 0, 0, 1, 0, 1, 0], 1: [1, 1, 0, 0, 0, 0, 0, 1]}  # steps of iterations 100..103 (2 each)
+    for seed in (0, 1):
+        make_run(tmp_path, "radac", seed, histories[seed][130], ood=0.1)
+        folder = tmp_path / "hopper-medium-expert" / "radac" / "default" / f"seed{seed}"
+        content = json.loads((folder / "eval.json").read_text())
+        content["history"] = [{"iteration": float(it), "return_mean": float(np.mean(r)), "returns": r}
+                              for it, r in histories[seed].items()]
+        (folder / "eval.json").write_text(json.dumps(content))
+        (folder / "online.json").write_text(json.dumps(
+            {"options": {"envs": 2, "env_steps_per_update": 1}, "start_iteration": 100, "episodes": []}))
+        steps = [f"{100 + j // 2},{j % 2},0,1.0,{p},0,{int(j == 5)},0" for j, p in enumerate(penalties[seed])]
+        # iterations 104..129 took steps too, without penalties
+        steps += [f"{it},{e},0,1.0,0,0,0,0" for it in range(104, 130) for e in (0, 1)]
+        (folder / "online_steps.csv").write_text(
+            "iteration,env,episode,reward,penalty,risky,terminated,truncated\n" + "\n".join(steps) + "\n")
+    runs, problems = find_runs([str(tmp_path)])
+    assert not problems
+    rows = {r["metric"]: r for r in online_rows(runs, cvar_targets=(50.0, 100.0))}
+    assert rows["env_steps"]["mean"] == 60  # (130 − 100) iterations × 2 steps
+    assert rows["penalties"]["mean"] == 3.0  # 3 and 3
+    assert rows["terminations"]["mean"] == 1.0
+    assert rows["start_cvar"]["mean"] == 30.0  # 40 and 20
+    assert rows["dip_cvar"]["mean"] == pytest.approx(((30 - 40) + (10 - 20)) / 2)
+    assert rows["final_cvar"]["mean"] == 44.0  # 70 and 18
+    # seed 0 gets back to 40 at iteration 120: the steps of iterations 100..119 paid 3; seed 1 never does
+    assert rows["reached_start"]["mean"] == 1.0 and rows["penalties_to_start"]["mean"] == 3.0
+    assert rows["penalties_to_start"]["seeds"] == 1
+    # CVaR ≥ 50: seed 0 at iteration 120 (3 penalties before it); ≥ 100: nobody
+    assert rows["reached_50"]["mean"] == 1.0 and rows["penalties_to_50"]["mean"] == 3.0
+    assert rows["reached_100"]["mean"] == 0.0 and "penalties_to_100" not in rows
+    paths = write_report(runs, problems, str(tmp_path / "report"), cvar_targets=(50.0,))
+    assert "Online phase" in Path(paths["report.md"]).read_text()
+    assert "penalties paid until CVaR₀.₁ ≥ 50" in Path(paths["online.md"]).read_text()
+    figures = write_figures(runs, table_rows(runs), str(tmp_path / "report"))
+    assert Path(figures["online_hopper-medium-expert"]).stat().st_size > 5000

@@ -21,13 +21,15 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="ramac report", description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", help="sweep folders or run folders")
     parser.add_argument("--out", default=None, help="output folder (default: <first RUNS>/report)")
+    parser.add_argument("--online-cvar-targets", type=float, nargs="+", default=[],
+                        help="CVaR₀.₁ levels of the online table: the penalties each column paid to reach them")
     args = parser.parse_args(argv)
     runs, problems = find_runs(args.runs)
     if not runs:
         raise ReportError(f"{', '.join(args.runs)}: no finished run found"
                           + (f" ({len(problems)} unreadable: {problems[0][1]})" if problems else ""))
     out = args.out or os.path.join(args.runs[0], "report")
-    paths = write_report(runs, problems, out)
+    paths = write_report(runs, problems, out, tuple(args.online_cvar_targets))
     paths.update(write_figures(runs, table_rows(runs), out))
     console = Console()
     with open(paths["report.md"]) as handle:

@@ -131,6 +131,31 @@ def write_figures(runs: list[Run], rows: list[dict[str, Any]], out: str) -> dict
             ax.legend()
             paths[f"frontier_{task}"] = _save(fig, os.path.join(out, "figures", f"frontier_{task}.png"))
             plt.close(fig)
+        # Online phases: evaluation CVaR₀.₁ and cumulative penalties against the environment steps taken online.
+        online = {n: m for n, m in columns.items() if all(r.online is not None for r in m)}
+        if online:
+            fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), constrained_layout=True)
+            for index_, name in enumerate(names):
+                if name not in online:
+                    continue
+                color = f"C{index_}"
+                for run_index, run in enumerate(online[name]):
+                    record = run.online
+                    assert record is not None
+                    label = f"{name}" if run_index == 0 else None
+                    points = [(record.env_steps(int(e["iteration"])), evaluation_cvar(e)) for e in run.history
+                              if int(e["iteration"]) >= record.start_iteration]
+                    if points:
+                        left.plot(*zip(*points, strict=True), marker="o", ms=3, color=color, alpha=0.8, label=label)
+                    steps = np.arange(1, len(record.step_penalties) + 1)
+                    right.plot(steps, np.cumsum(record.step_penalties), color=color, alpha=0.8, label=label)
+            left.set(title="evaluation CVaR₀.₁ (each seed)", xlabel="online environment steps", ylabel="return")
+            right.set(title="penalties paid while learning (each seed)", xlabel="online environment steps",
+                      ylabel="cumulative penalties")
+            left.legend(fontsize=8)
+            fig.suptitle(f"{task}: the online phase", fontsize=11)
+            paths[f"online_{task}"] = _save(fig, os.path.join(out, "figures", f"online_{task}.png"))
+            plt.close(fig)
         # The bandit grid: the first seed's samples per column.
         panels = {n: m[0] for n, m in columns.items() if m[0].offsets is not None}
         if panels:

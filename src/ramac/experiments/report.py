@@ -21,6 +21,8 @@ from ramac.experiments.summaries import (
     SELECTION_METRICS,
     bandit_rows,
     groups,
+    online_metrics,
+    online_rows,
     paired_rows,
     seed_rows,
     selection_rows,
@@ -29,23 +31,26 @@ from ramac.experiments.summaries import (
 from ramac.experiments.tables import by_column_table, latex_table, markdown_table, seed_table
 
 
-def write_report(runs: list[Run], problems: list[tuple[str, str]], out: str) -> dict[str, str]:
-    """Tables (``table1``/``table2``/``ood_kappa``/``scores``/``bandit``/``paired`` as .md/.csv/.tex; ``seeds``,
-    each locomotion run's curve, as .md/.csv) and ``report.md`` into ``out``; returns the paths (the figures:
-    :func:`ramac.experiments.figures.write_figures`)."""
+def write_report(runs: list[Run], problems: list[tuple[str, str]], out: str,
+                 cvar_targets: tuple[float, ...] = ()) -> dict[str, str]:
+    """Tables (``table1``/``table2``/``ood_kappa``/``scores``/``bandit``/``paired``/``selection``/``online`` as
+    .md/.csv/.tex; ``seeds``, each locomotion run's curve, as .md/.csv) and ``report.md`` into ``out``; returns the
+    paths (the figures: :func:`ramac.experiments.figures.write_figures`). ``cvar_targets``: the CVaR₀.₁ levels of
+    the online table (:func:`~ramac.experiments.summaries.online_rows`)."""
     os.makedirs(out, exist_ok=True)
     rows = table_rows(runs)
-    special = {"bandit": bandit_rows(rows), "paired": paired_rows(runs), "selection": selection_rows(runs)}
+    special = {"bandit": bandit_rows(rows), "paired": paired_rows(runs), "selection": selection_rows(runs),
+               "online": online_rows(runs, cvar_targets)}
     paths: dict[str, str] = {}
     for name, metrics, digits in (("table1", METRICS, 2), ("table2", OOD_METRICS, 3),
                                   ("ood_kappa", OOD_KAPPA_METRICS, 3), ("scores", SCORE_METRICS, 1),
                                   ("bandit", BANDIT_METRICS, 3), ("paired", PAIRED_METRICS, 3),
-                                  ("selection", SELECTION_METRICS, 1)):
+                                  ("selection", SELECTION_METRICS, 1), ("online", online_metrics(cvar_targets), 1)):
         selected = special[name] if name in special else [r for r in rows if r["metric"] in dict(metrics)]
         if not selected:
             continue
         if name in special:
-            key = {"paired": "difference", "selection": "column · rule"}.get(name, "algorithm")
+            key = {"paired": "difference", "selection": "column · rule", "online": "column"}.get(name, "algorithm")
             texts = (by_column_table(selected, metrics, digits, key_label=key),
                      by_column_table(selected, metrics, digits, latex=True, key_label=key))
         else:
@@ -76,6 +81,7 @@ def write_report(runs: list[Run], problems: list[tuple[str, str]], out: str) -> 
                             ("scores", "Normalised score"), ("bandit", "Bandit: where the sampled actions fall"),
                             ("paired", "Seed-paired differences between the columns of one algorithm"),
                             ("selection", "Checkpoint selection: each rule's figure, re-evaluated on fresh episodes"),
+                            ("online", "Online phase: the risk paid to learn (penalties, falls, the dip in CVaR₀.₁)"),
                             ("seeds", "Each run: its learning curve and final evaluation")):
             if f"{name}.md" in paths:
                 with open(paths[f"{name}.md"]) as table:

@@ -30,6 +30,26 @@ class ReportError(ValueError):
     """A run folder that cannot be read; the message names the folder or file."""
 
 
+@dataclass(frozen=True)
+class OnlineRecord:
+    """A run's online phase (``online.json`` and ``online_steps.csv``, :mod:`ramac.callbacks.online`): where it
+    started, how many environment steps one iteration takes, and every step's iteration, penalty and termination."""
+
+    start_iteration: int
+    steps_per_iteration: int
+    step_iterations: np.ndarray  # [S] the iteration whose collection took each step
+    step_penalties: np.ndarray  # [S] 1 where the step paid a penalty
+    step_terminations: np.ndarray  # [S] 1 where the step ended its episode by termination (a fall on locomotion)
+
+    def env_steps(self, iteration: int) -> int:
+        """Environment steps taken before the update that ends at ``iteration`` was evaluated."""
+        return max(0, iteration - self.start_iteration) * self.steps_per_iteration
+
+    def penalties_before(self, iteration: int) -> int:
+        """Penalties paid by the steps collected before the evaluation at ``iteration``."""
+        return int(self.step_penalties[self.step_iterations < iteration].sum())
+
+
 @dataclass
 class Run:
     folder: str
@@ -53,6 +73,7 @@ class Run:
     trace: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # TRACED training metrics by iteration
     data_sha256: str | None = None  # the training data's checksum (DataModule.describe), from the run's hparams.yaml
     ood_by_kappa: dict[float, float] = field(default_factory=dict)  # final evaluation's OOD rate at each κ recorded
+    online: OnlineRecord | None = None  # the online phase, where the run had one
 
 
 def lower_tail_mean(values: list[float] | np.ndarray, alpha: float = CVAR_ALPHA) -> float:
@@ -155,7 +176,7 @@ def read_run(folder: str) -> Run:
                        mean=float(last["return_mean"]), cvar=lower_tail_mean(returns), returns=list(returns),
                        ood=last.get("ood_action_rate"), normalized=last.get("d4rl_normalized_score"),
                        env_id=content.get("meta", {}).get("env_id"), history=content["history"],
-                       trace=read_trace(folder), ood_by_kappa=_ood_by_kappa(last))
+                       trace=read_trace(folder), ood_by_kappa=_ood_by_kappa(last), online=read_online(folder))
         if os.path.isfile(bandit):
             with open(bandit) as handle:
                 content = json.load(handle)
@@ -164,11 +185,31 @@ def read_run(folder: str) -> Run:
                        mean=float(np.mean(rewards)), cvar=lower_tail_mean(rewards), returns=list(rewards),
                        ood=float(content["between_fraction_learner"]),
                        shares={k: float(content[f"{k}_fraction_learner"]) for k in ("safe", "ring", "between")},
-                       offsets=content.get("offsets_learner"))
+                       offsets=content.get("offsets_learner"), online=read_online(folder))
     except (KeyError, IndexError, TypeError, json.JSONDecodeError) as error:
         raise ReportError(f"{folder}: unreadable result file ({type(error).__name__}: {error})") from None
     raise ReportError(f"{folder}: no result file ({' or '.join(RESULT_FILES)}); the run has not finished"
                       + _progress(folder))
+
+
+def read_online(folder: str) -> OnlineRecord | None:
+    """The run's online phase from ``online.json`` and ``online_steps.csv`` (``None`` without them)."""
+    summary, steps = os.path.join(folder, "online.json"), os.path.join(folder, "online_steps.csv")
+    if not os.path.isfile(summary):
+        return None
+    try:
+        with open(summary) as handle:
+            content = json.load(handle)
+        options = content["options"]
+        with open(steps, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        columns = {key: np.array([int(row[key]) for row in rows], dtype=np.int64)
+                   for key in ("iteration", "penalty", "terminated")}
+        return OnlineRecord(int(content["start_iteration"]),
+                            int(options["envs"]) * int(options["env_steps_per_update"]),
+                            columns["iteration"], columns["penalty"], columns["terminated"])
+    except (OSError, KeyError, ValueError, TypeError, json.JSONDecodeError) as error:
+        raise ReportError(f"{folder}: unreadable online phase record ({type(error).__name__}: {error})") from None
 
 
 def _progress(folder: str) -> str:

@@ -200,6 +200,61 @@ def bandit_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in rows if r["task"] in tasks and r["metric"] in dict(BANDIT_METRICS)]
 
 
+def online_metrics(cvar_targets: tuple[float, ...] = ()) -> tuple[tuple[str, str], ...]:
+    """The online table's metrics, with two per CVaR₀.₁ target (the penalties paid to reach it, and how many seeds
+    did)."""
+    metrics = [("env_steps", "environment steps"), ("penalties", "penalties paid"),
+               ("terminations", "terminations (falls)"), ("start_cvar", "CVaR₀.₁ at the start"),
+               ("dip_cvar", "lowest CVaR₀.₁ during the phase − the start's (the dip)"),
+               ("final_cvar", "CVaR₀.₁ at the end"),
+               ("penalties_to_start", "penalties paid until CVaR₀.₁ ≥ the start's (seeds that got there)"),
+               ("reached_start", "seeds whose CVaR₀.₁ got back to the start's")]
+    for target in cvar_targets:
+        metrics += [(f"penalties_to_{target:g}", f"penalties paid until CVaR₀.₁ ≥ {target:g} (seeds that got there)"),
+                    (f"reached_{target:g}", f"seeds reaching CVaR₀.₁ ≥ {target:g}")]
+    return tuple(metrics)
+
+
+def online_rows(runs: list[Run], cvar_targets: tuple[float, ...] = ()) -> list[dict[str, Any]]:
+    """The risk paid to learn online, per column of runs with an online phase (:class:`~ramac.experiments.runs.
+    OnlineRecord`), summarised over seeds as :func:`summarise` does. Per seed: its environment steps, penalties and
+    terminations; the CVaR₀.₁ of its evaluation at the phase's start (the offline checkpoint's last evaluation, where
+    the run resumed from one), the lowest one after it minus it (the dip, ≤ 0 when there is one) and the last one;
+    and, for the start's CVaR₀.₁ and each of ``cvar_targets``, the penalties paid before the first evaluation after
+    the start that reached it (over the seeds that did) and the count of those seeds."""
+    rows = []
+    for (task, column), members in sorted(groups([r for r in runs if r.online is not None]).items()):
+        values: dict[str, list[float]] = defaultdict(list)
+        for run in members:
+            online = run.online
+            assert online is not None
+            values["env_steps"].append(online.env_steps(run.iteration))
+            values["penalties"].append(float(online.step_penalties.sum()))
+            values["terminations"].append(float(online.step_terminations.sum()))
+            values["final_cvar"].append(run.cvar)
+            after = [(int(e["iteration"]), evaluation_cvar(e)) for e in run.history
+                     if int(e["iteration"]) > online.start_iteration]
+            start = [evaluation_cvar(e) for e in run.history if int(e["iteration"]) == online.start_iteration]
+            levels = [(f"{target:g}", target) for target in cvar_targets]
+            if start:
+                values["start_cvar"].append(start[0])
+                if after:
+                    values["dip_cvar"].append(min(c for _, c in after) - start[0])
+                levels.append(("start", start[0]))
+            for name, level in levels:
+                reached = [it for it, cvar in after if cvar >= level]
+                values[f"reached_{name}"].append(float(bool(reached)))
+                if reached:
+                    values[f"penalties_to_{name}"].append(float(online.penalties_before(reached[0])))
+        for metric, series in values.items():
+            summary = summarise(series) if not metric.startswith("reached_") else None
+            if summary is None:  # a count over the seeds, not a mean
+                total = float(sum(series))
+                summary = Summary(len(series), total, math.nan, math.nan, math.nan, math.nan, math.nan)
+            rows.append({"task": task, "column": column, "metric": metric, "seeds": summary.n, **vars(summary)})
+    return rows
+
+
 def evaluation_cvar(entry: dict[str, Any]) -> float:
     """CVaR₀.₁ of one evaluation: of its episodes' returns where kept, else the value it logged (``nan`` if none)."""
     returns = entry.get("returns")
