@@ -305,7 +305,12 @@ def class_options(cls: type, prefix: str, linked: dict[str, str] | None = None) 
     rows: list[OptionRow] = []
     for parameter in signature_parameters(cls):
         name = parameter.name
-        default = "required" if parameter.default is inspect.Parameter.empty else code(render_value(parameter.default))
+        value = parameter.default
+        if dataclasses.is_dataclass(cls) and name in {f.name for f in dataclasses.fields(cls)}:
+            field_ = next(f for f in dataclasses.fields(cls) if f.name == name)
+            if field_.default_factory is not dataclasses.MISSING:  # a dataclass's signature shows `<factory>`
+                value = field_.default_factory()
+        default = "required" if value is inspect.Parameter.empty else code(render_value(value))
         if linked and name in linked:
             default = f"linked from {code(linked[name])}" if default == "required" else \
                 f"{default}; linked from {code(linked[name])}"
@@ -577,6 +582,14 @@ def data_and_evaluation_page(conf_directory: Path) -> tuple[str, list[type]]:
                  "Set with `--trainer.callbacks.NAME VALUE` after the task's config (it applies to the last callback "
                  "given), or as `init_args: {NAME: VALUE}` in the callback's `trainer.callbacks` entry.",
                  options_table(rows)]
+
+    online = load_class("ramac.callbacks.online.OnlineOptions")
+    used += classes_documented(online)
+    body += ["## Online phase (`--online`)",
+             markdown(docstring_summary(online)) + " An option of `ramac fit` for every task and algorithm, off "
+             "unless given ([online fine-tuning](../online.md)).",
+             "Set with `--online.NAME VALUE`, or `--online '{NAME: VALUE, ...}'`, or under `online:` in a config file.",
+             options_table(class_options(online, "online"))]
 
     task_rows = []
     for task, config in task_configs.items():
