@@ -178,3 +178,21 @@ def test_hopper_online_phase_normalises_the_online_observations_as_the_offline_o
     assert [e["episode"] for e in episodes[:3]] == [0, 1, 2] and max(e["length"] for e in episodes) <= 8
     first = np.array([gym.make("Hopper-v5").reset(seed=e["seed"])[0] for e in episodes[:3]])
     assert torch.allclose(rows[:3, :11], (torch.tensor(first, dtype=torch.float32) - mean) / std)
+
+
+def test_one_run_trains_offline_then_online_from_start_iteration_and_resumes_across_the_start(repo_root, tmp_path):
+    online = ["--online", "{start_iteration: 15, envs: 2, capacity: 50}"]
+    fit(repo_root, tmp_path / "straight", 25, *online)
+    fit(repo_root, tmp_path / "resumed", 10, *online)  # its checkpoint is from before the phase
+    fit(repo_root, tmp_path / "resumed", 20, *online, "--ckpt_path", "last")  # and this one from inside it
+    fit(repo_root, tmp_path / "resumed", 25, *online, "--ckpt_path", "last")
+    written = json.loads((tmp_path / "straight" / "online.json").read_text())
+    assert written["start_iteration"] == 15 and written["metrics"]["online/env_steps"] == 20  # 10 iterations × 2
+    assert {row.split(",")[0] for row in (tmp_path / "straight" / "online_steps.csv").read_text().splitlines()[1:]} \
+        == {str(i) for i in range(15, 25)}
+    a = torch.load(tmp_path / "straight" / "checkpoints" / "last.ckpt", weights_only=True)
+    b = torch.load(tmp_path / "resumed" / "checkpoints" / "last.ckpt", weights_only=True)
+    for name, value in a["state_dict"].items():
+        assert torch.equal(value, b["state_dict"][name]), name
+    assert (tmp_path / "straight" / "online_steps.csv").read_text() == \
+        (tmp_path / "resumed" / "online_steps.csv").read_text()

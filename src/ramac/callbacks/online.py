@@ -9,8 +9,9 @@ fraction (fixed, or annealed to 0). The learner's own update is unchanged. Optio
 moves (the BC weight annealed, the risk weight raised) are set on its ``hparams`` before each iteration, from their
 values when the phase started to the configured ones.
 
-The phase starts at the iteration training starts from: 0 from scratch, or the offline run's last iteration with
-``--ckpt_path OFFLINE.ckpt`` (the checkpoint of an offline run has no online state). Its whole state (the buffer,
+The phase starts at ``start_iteration`` (one run trains offline, then online), or where training starts: 0 from
+scratch, or the offline run's last iteration with ``--ckpt_path OFFLINE.ckpt`` (the checkpoint of an offline run has
+no online state). Its whole state (the buffer,
 each environment's simulator state and random generator, the episodes in progress, every step's record) is in the
 checkpoint, so a resumed run continues exactly as an uninterrupted one.
 
@@ -60,6 +61,8 @@ class OnlineOptions:
     environment step per update.
 
     Args:
+        start_iteration: the iteration the phase starts at, so that one run trains offline then online; ``None``:
+            where training starts (0, or the iteration of the checkpoint given to ``--ckpt_path``).
         envs: environments stepped together (the policy acts on all of them in one call).
         env_steps_per_update: policy steps per learner iteration, each in every environment (so
             ``envs · env_steps_per_update`` transitions per iteration).
@@ -76,6 +79,7 @@ class OnlineOptions:
         cvar_alpha: level of the running return CVaR.
     """
 
+    start_iteration: int | None = None
     envs: int = 1
     env_steps_per_update: int = 1
     offline_fraction: float = 0.5
@@ -91,6 +95,8 @@ class OnlineOptions:
         for name in ("envs", "env_steps_per_update", "window"):
             if getattr(self, name) < 1:
                 raise ValueError(f"online.{name} must be >= 1, got {getattr(self, name)}")
+        if self.start_iteration is not None and self.start_iteration < 0:
+            raise ValueError(f"online.start_iteration must be >= 0 or null, got {self.start_iteration}")
         for name in ("offline_fraction_anneal_iterations", "weights_anneal_iterations"):
             if getattr(self, name) < 0:
                 raise ValueError(f"online.{name} must be >= 0, got {getattr(self, name)}")
@@ -164,33 +170,40 @@ class OnlinePhase(pl.Callback):
         raise TypeError(f"online: needs a locomotion task or the bandit (data), got {type(data).__name__}")
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        assert isinstance(pl_module, OfflineLearner) and pl_module.sampler is not None
-        options = self.options
-        per_iteration = options.envs * options.env_steps_per_update
-        loaded = self._loaded
-        start = int(loaded["start_iteration"]) if loaded is not None else pl_module.iteration
-        if options.capacity is None and trainer.max_steps < 0:
+        assert isinstance(pl_module, OfflineLearner)
+        if self.options.capacity is None and trainer.max_steps < 0:
             raise ValueError("online.capacity must be set when --trainer.max_steps is unbounded (-1)")
-        capacity = options.capacity or max(1, (trainer.max_steps - start) * per_iteration)
+        if self._loaded is not None:  # resumed inside the phase
+            self._begin(trainer, pl_module, int(self._loaded["start_iteration"]))
+            self._restore(self._loaded)
+            self._loaded = None
+        elif pl_module.iteration >= (self.options.start_iteration or 0):
+            self._begin(trainer, pl_module, pl_module.iteration)
+            self._first_episodes(pl_module)
+
+    def _begin(self, trainer: pl.Trainer, pl_module: OfflineLearner, start: int) -> None:
+        """The phase's buffer and mixed sampler (in place of the learner's), for a phase starting at ``start``."""
+        assert pl_module.sampler is not None
+        options = self.options
+        capacity = options.capacity or max(1, (trainer.max_steps - start) * options.envs * options.env_steps_per_update)
         sampler = pl_module.sampler.offline if isinstance(pl_module.sampler, MixedSampler) else pl_module.sampler
         self.buffer = OnlineBuffer(sampler.obs_dim, sampler.action_dim, capacity, pl_module.device)
         self.sampler = MixedSampler(sampler, self.buffer, options.offline_fraction)
         pl_module.sampler = self.sampler
+        self.start_iteration = start
         for env in self.envs:
-            env.reset(seed=0)  # gymnasium's order check; the episode's real start is below or restored
-        if loaded is None:
-            self.start_iteration = start
-            self.start_weights = {name: float(pl_module.hparams[name]) for name in options.weights}
-            k = len(self.envs)
-            self.episode_ids = np.arange(k, dtype=np.int64)
-            self.next_episode = k
-            self.episode_seeds = np.array([self._episode_seed(pl_module, i) for i in range(k)], dtype=np.int64)
-            self.observations = np.stack([env.reset(seed=int(seed))[0] for env, seed in
-                                          zip(self.envs, self.episode_seeds, strict=True)]).astype(np.float64)
-            self.running = np.zeros((k, 4))
-        else:
-            self._restore(loaded)
-            self._loaded = None
+            env.reset(seed=0)  # gymnasium's order check; the episode's real start is set next or restored
+
+    def _first_episodes(self, pl_module: OfflineLearner) -> None:
+        """A fresh phase: the learner's options at the start, and the first episode of every environment."""
+        self.start_weights = {name: float(pl_module.hparams[name]) for name in self.options.weights}
+        k = len(self.envs)
+        self.episode_ids = np.arange(k, dtype=np.int64)
+        self.next_episode = k
+        self.episode_seeds = np.array([self._episode_seed(pl_module, i) for i in range(k)], dtype=np.int64)
+        self.observations = np.stack([env.reset(seed=int(seed))[0] for env, seed in
+                                      zip(self.envs, self.episode_seeds, strict=True)]).astype(np.float64)
+        self.running = np.zeros((k, 4))
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         for env in self.envs:
@@ -200,8 +213,14 @@ class OnlinePhase(pl.Callback):
     # -- every iteration -----------------------------------------------------------------------
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any,
                              batch_idx: int) -> None:
-        assert isinstance(pl_module, OfflineLearner) and self.sampler is not None
+        assert isinstance(pl_module, OfflineLearner)
         options, iteration = self.options, pl_module.iteration
+        if self.sampler is None:  # offline until the phase's start_iteration
+            if iteration < (options.start_iteration or 0):
+                return
+            self._begin(trainer, pl_module, iteration)
+            self._first_episodes(pl_module)
+        assert self.sampler is not None
         step = iteration - self.start_iteration
         self.sampler.offline_fraction = offline_fraction_at(step, options.offline_fraction,
                                                             options.offline_fraction_anneal_iterations)
@@ -263,6 +282,8 @@ class OnlinePhase(pl.Callback):
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
         assert isinstance(pl_module, OfflineLearner)
+        if self.sampler is None:
+            return
         if pl_module.iteration % trainer.log_every_n_steps == 0 and trainer.is_global_zero:
             for logger in trainer.loggers:
                 logger.log_metrics(self.metrics(pl_module), step=trainer.global_step)
@@ -288,11 +309,11 @@ class OnlinePhase(pl.Callback):
     # -- files, checkpoints ----------------------------------------------------------------------
     def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
                            checkpoint: dict[str, Any]) -> None:
-        if trainer.is_global_zero:
+        if trainer.is_global_zero and self.sampler is not None:
             self.write(trainer.default_root_dir, pl_module)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.is_global_zero:
+        if trainer.is_global_zero and self.sampler is not None:
             self.write(trainer.default_root_dir, pl_module)
 
     def write(self, root: str, pl_module: pl.LightningModule) -> None:
