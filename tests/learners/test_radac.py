@@ -219,3 +219,23 @@ def test_skipping_the_idle_risk_branch_changes_no_parameter():
         quiet_trainer(max_steps=4).fit(model, datamodule=TinyData())
     for (name, a), b in zip(skipping.state_dict().items(), computing.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
+
+
+def test_the_mean_cvar_mix_reaches_the_risk_term_with_the_normalised_term():
+    """``distortion: mean_cvar`` (λ = 0.5, α = 0.1): the risk call's levels are the mix's map of uniform levels, so
+    about λα + 1 − λ = 0.55 of them fall below α, and the rest spread over [α, 1]; usable with ``normalize_risk``."""
+    model = tiny_radac(risk_weight=0.3, risk_warmup_iterations=0, normalize_risk=True, distortion="mean_cvar",
+                       cvar_alpha=0.1, distortion_param=0.5, n_quantiles=256)
+    calls = record_critic_calls(model)
+    shares = []
+
+    def check(metrics):
+        risk_call = next(c for c in calls if c["detach"])
+        calls.clear()
+        taus = risk_call["taus"]
+        shares.append(float((taus < 0.1).double().mean()))
+        assert taus.max() > 0.5 and torch.isfinite(metrics["train/actor/loss"])
+
+    check_each_update(model, check)
+    quiet_trainer(max_steps=3).fit(model, datamodule=TinyData())
+    assert sum(shares) / len(shares) == pytest.approx(0.55, abs=0.06)

@@ -99,3 +99,30 @@ def test_risk_scale_is_the_mean_absolute_per_state_risk_without_gradient():
     assert not risk_scale(z).requires_grad
     with pytest.raises(ValueError, match=r"\[E, B, K\]"):
         risk_scale(z[0])
+
+
+@pytest.mark.parametrize("mix", [0.0, 0.3, 0.5, 1.0])
+def test_mean_cvar_mix_is_lambda_mean_plus_one_minus_lambda_cvar(mix):
+    """For ``Z ~ U(0, 10)`` (quantile function ``10 τ``): mean 5, CVaR₀.₂ 1; the level map's expectation is the mix,
+    computed exactly by midpoint quadrature over ``u``."""
+    from ramac.objectives.risk import mean_cvar
+
+    u = (torch.arange(1_000_000, dtype=torch.float64) + 0.5) / 1_000_000
+    value = (10 * mean_cvar(u, 0.2, mix)).mean().item()
+    assert value == pytest.approx(mix * 5.0 + (1 - mix) * 1.0, abs=1e-6)
+    assert torch.equal(mean_cvar(LEVELS, 0.2, 0.0), cvar(LEVELS, 0.2))
+    assert torch.allclose(mean_cvar(LEVELS, 0.2, 1.0), LEVELS)
+    # its density integrates the same functional
+    weight = distortion_density(u, "mean_cvar", 0.2, param=mix)
+    assert (weight * 10 * u).mean().item() == pytest.approx(value, abs=1e-5)
+
+
+def test_which_distortions_are_risk_averse():
+    from ramac.objectives.risk import is_risk_averse
+
+    assert is_risk_averse("cvar", 0.1) and is_risk_averse("mean_cvar", 0.1) and is_risk_averse("neutral", 0.1)
+    assert is_risk_averse("wang", 0.1) and is_risk_averse("power", 0.1)  # the defaults: η = −0.7, −2
+    assert not is_risk_averse("cpw", 0.1)  # 0.71: inflates the lowest levels (Dabney et al. 2018)
+    assert not is_risk_averse("wang", 0.1, param=0.7) and not is_risk_averse("power", 0.1, param=2.0)
+    with pytest.raises(ValueError, match="the mean's share"):
+        check_distortion("mean_cvar", 0.1, 1.5)

@@ -14,12 +14,12 @@ from typing import Literal, get_args
 import torch
 from torch import Tensor
 
-Distortion = Literal["neutral", "cvar", "wang", "cpw", "power"]
+Distortion = Literal["neutral", "cvar", "mean_cvar", "wang", "cpw", "power"]
 DISTORTIONS: tuple[str, ...] = get_args(Distortion)
 
 #: Parameter used when ``distortion_param`` is not given (the released RAMAC samplers' defaults;
 #: CVaR takes its level from ``cvar_alpha`` instead).
-DEFAULT_DISTORTION_PARAM: dict[str, float] = {"wang": -0.7, "cpw": 0.71, "power": -2.0}
+DEFAULT_DISTORTION_PARAM: dict[str, float] = {"wang": -0.7, "cpw": 0.71, "power": -2.0, "mean_cvar": 0.5}
 
 
 def neutral(levels: Tensor) -> Tensor:
@@ -36,6 +36,29 @@ def cvar(levels: Tensor, alpha: float) -> Tensor:
     if not 0.0 < alpha <= 1.0:
         raise ValueError(f"cvar_alpha must be in (0, 1], got {alpha}")
     return levels * alpha
+
+
+def mean_cvar(levels: Tensor, alpha: float, mix: float) -> Tensor:
+    r"""The spectral mix ``λ · E[Z] + (1 − λ) · CVaR_α(Z)`` (``λ = mix``; Acerbi 2002's spectral measures, research
+    note ``science-followups.md`` §2.2) as a level map.
+
+    Its level density is ``w(τ) = λ + (1 − λ) (1/α) 1{τ < α}``, whose distribution function ``G(τ) = λ τ + (1 − λ)
+    min(τ/α, 1)`` is piecewise linear; ``g = G^{-1}``:
+
+    ``g(u) = u / (λ + (1 − λ)/α)`` for ``u < G(α) = λ α + 1 − λ``, else ``g(u) = (u − (1 − λ)) / λ``,
+
+    so ``E_u[Z(g(u))] = ∫ w(τ) Z(τ) dτ`` is the mix. ``λ = 0`` is :func:`cvar`, ``λ = 1`` :func:`neutral`.
+    """
+    if not 0.0 < alpha <= 1.0:
+        raise ValueError(f"cvar_alpha must be in (0, 1], got {alpha}")
+    if not 0.0 <= mix <= 1.0:
+        raise ValueError(f"mean_cvar distortion parameter (the mean's share λ) must be in [0, 1], got {mix}")
+    if mix == 0.0:  # the ends exactly as cvar and neutral compute them
+        return cvar(levels, alpha)
+    if mix == 1.0:
+        return neutral(levels)
+    knee = mix * alpha + 1.0 - mix
+    return torch.where(levels < knee, levels / (mix + (1.0 - mix) / alpha), (levels - (1.0 - mix)) / mix)
 
 
 def wang(levels: Tensor, eta: float) -> Tensor:
@@ -75,7 +98,19 @@ def distort(levels: Tensor, distortion: Distortion, cvar_alpha: float, param: fl
     if distortion not in DEFAULT_DISTORTION_PARAM:
         raise ValueError(f"unknown distortion {distortion!r}; expected one of {DISTORTIONS}")
     value = DEFAULT_DISTORTION_PARAM[distortion] if param is None else param
+    if distortion == "mean_cvar":
+        return mean_cvar(levels, cvar_alpha, value)
     return {"wang": wang, "cpw": cpw, "power": power}[distortion](levels, value)
+
+
+def is_risk_averse(distortion: Distortion, cvar_alpha: float, param: float | None = None, grid: int = 100_001) -> bool:
+    r"""Whether the distorted expectation never exceeds the mean, for every return distribution: ``g(u) ≤ u`` for
+    every level ``u`` (then ``Z(g(u)) ≤ Z(u)`` for every quantile function ``Z``; conversely a level with ``g(u) > u``
+    gives a distribution whose distorted value is above its mean). Checked on a grid of ``grid`` levels in float64.
+    CVaR, the mean–CVaR mix, Wang with ``η < 0`` and power with ``η < 0`` are; CPW at 0.71 is not: it inflates the
+    lowest levels (``g(u) ≈ u^0.71 > u``) and so overweights the best outcomes too (Dabney et al. 2018, §3.1)."""
+    levels = torch.linspace(0.0, 1.0, grid, dtype=torch.float64)
+    return bool((distort(levels, distortion, cvar_alpha, param) <= levels + 1e-12).all())
 
 
 def distortion_density(levels: Tensor, distortion: Distortion, cvar_alpha: float, param: float | None = None,
@@ -84,7 +119,7 @@ def distortion_density(levels: Tensor, distortion: Distortion, cvar_alpha: float
     with ``g`` the level map of :func:`distort` (CODAC/DSAC ``risks.py`` ``distortion_de``, which weights quantiles
     at fixed levels instead of sampling distorted ones):
 
-    - ``neutral``: ``1``; ``cvar``: ``(1/α) 1{τ < α}``;
+    - ``neutral``: ``1``; ``cvar``: ``(1/α) 1{τ < α}``; ``mean_cvar`` with share ``λ``: ``λ + (1 − λ) (1/α) 1{τ < α}``;
     - ``wang`` with parameter ``η``: ``φ(Φ^{-1}(τ) − η) / φ(Φ^{-1}(τ))`` (CODAC's ``wang`` with parameter ``p`` is
       ours with ``η = −p``).
 
@@ -97,12 +132,15 @@ def distortion_density(levels: Tensor, distortion: Distortion, cvar_alpha: float
         if not 0.0 < cvar_alpha <= 1.0:
             raise ValueError(f"cvar_alpha must be in (0, 1], got {cvar_alpha}")
         weight = (levels < cvar_alpha).to(levels.dtype) / cvar_alpha
+    elif distortion == "mean_cvar":
+        mix = DEFAULT_DISTORTION_PARAM["mean_cvar"] if param is None else param
+        weight = mix + (1.0 - mix) * (levels < cvar_alpha).to(levels.dtype) / cvar_alpha
     elif distortion == "wang":
         eta = DEFAULT_DISTORTION_PARAM["wang"] if param is None else param
         x = torch.special.ndtri(levels.clamp(0.0, 1.0))
         weight = torch.exp(eta * x - 0.5 * eta**2)  # φ(x − η) / φ(x)
     else:
-        raise ValueError(f"distortion_density supports 'neutral', 'cvar' and 'wang', got {distortion!r}")
+        raise ValueError(f"distortion_density supports 'neutral', 'cvar', 'mean_cvar' and 'wang', got {distortion!r}")
     return weight if clamp_max is None else weight.clamp(0.0, clamp_max)
 
 
@@ -110,8 +148,10 @@ def check_distortion(distortion: str, cvar_alpha: float, param: float | None) ->
     """Validate distortion settings early, with the option names in the message."""
     if distortion not in DISTORTIONS:
         raise ValueError(f"distortion={distortion!r} is not known; expected one of {DISTORTIONS}")
-    if distortion == "cvar" and not 0.0 < cvar_alpha <= 1.0:
+    if distortion in ("cvar", "mean_cvar") and not 0.0 < cvar_alpha <= 1.0:
         raise ValueError(f"cvar_alpha must be in (0, 1], got {cvar_alpha}")
+    if distortion == "mean_cvar" and param is not None and not 0.0 <= param <= 1.0:
+        raise ValueError(f"distortion_param (the mean's share λ of mean_cvar) must be in [0, 1], got {param}")
     if param is not None and not math.isfinite(param):
         raise ValueError(f"distortion_param must be finite, got {param}")
 
