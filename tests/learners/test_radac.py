@@ -239,3 +239,86 @@ def test_the_mean_cvar_mix_reaches_the_risk_term_with_the_normalised_term():
     check_each_update(model, check)
     quiet_trainer(max_steps=3).fit(model, datamodule=TinyData())
     assert sum(shares) / len(shares) == pytest.approx(0.55, abs=0.06)
+
+
+def record_actor_chains(model) -> list[dict]:
+    """Wrap the actor's and the reference's ``actions_from_noise``; each call appends the noise and the actions."""
+    calls = []
+    for name in ("actor", "actor_reference"):
+        module = getattr(model, name, None)
+        if module is None:
+            continue
+        chain = module.actions_from_noise
+
+        def recording(obs, noise, chain=chain, name=name):
+            out = chain(obs, noise)
+            calls.append({"who": name, "noise": noise.detach().clone(), "actions": out.detach().clone()})
+            return out
+
+        module.actions_from_noise = recording
+    return calls
+
+
+@pytest.mark.parametrize("regularizer", ["w2_coupling", "sample_l2"])
+def test_a_regulariser_replaces_the_bc_loss_once_the_risk_term_is_on(regularizer):
+    """Before the switch: BC. After it: ``bc_weight · mean_b ||π_θ(s; ξ) − y||² − w · risk``, with ``y`` the frozen
+    chain's actions from the same noise ``ξ`` (``w2_coupling``: the EMA actor frozen at the warm-up's last iteration)
+    or the batch's actions (``sample_l2``)."""
+    model = tiny_radac(risk_weight=0.3, risk_warmup_iterations=3, regularizer=regularizer, bc_weight=2.0,
+                       ema_start_iteration=0, ema_every=1, ema_decay=0.5)
+    chains = record_actor_chains(model)
+    batches, weights, frozen = [], [], {}
+
+    def check(metrics):
+        weight, loss = float(metrics["train/actor/risk_weight"]), float(metrics["train/actor/loss"])
+        if weight == 0:
+            assert "train/actor/regularizer" not in metrics
+            assert loss == pytest.approx(2.0 * float(metrics["train/actor/bc_loss"]), rel=1e-6)
+        else:
+            mine = next(c for c in chains if c["who"] == "actor")
+            if regularizer == "w2_coupling":
+                theirs = next(c for c in chains if c["who"] == "actor_reference")
+                assert torch.equal(mine["noise"], theirs["noise"])  # the same noise through both chains
+                other = theirs["actions"]
+            else:
+                other = batches[-1]
+            expected = (mine["actions"] - other).pow(2).sum(-1).mean()
+            assert float(metrics["train/actor/regularizer"]) == pytest.approx(float(expected), rel=1e-5)
+            assert loss == pytest.approx(2.0 * float(expected) - weight * float(metrics["train/actor/risk"]), rel=1e-5)
+        chains.clear()
+        weights.append(weight)
+        if model.iteration == 3 and regularizer == "w2_coupling":  # the end of the warm-up's last iteration
+            frozen.update({k: v.clone() for k, v in model.actor_ema.state_dict().items()})
+
+    update = model.update
+
+    def remember(batch, generator):
+        batches.append(batch.actions.detach().clone())
+        return update(batch, generator)
+
+    model.update = remember
+    check_each_update(model, check)
+    quiet_trainer(max_steps=6).fit(model, datamodule=TinyData())
+    assert weights == pytest.approx([0.0, 0.0, 0.0, 0.0, 0.3, 0.3])
+    if regularizer == "w2_coupling":
+        # frozen at the end of iteration 3 (the warm-up's last): the EMA actor then, not the EMA actor now
+        reference = dict(model.actor_reference.state_dict())
+        assert all(torch.equal(v, frozen[k]) for k, v in reference.items())
+        assert not all(torch.equal(v, model.actor_ema.state_dict()[k]) for k, v in reference.items())
+
+
+def test_the_frozen_chain_can_come_from_a_bc_checkpoint_and_options_are_checked(tmp_path):
+    donor = tiny_radac()
+    path = tmp_path / "bc.ckpt"
+    torch.save({"state_dict": {f"actor.{k}": v for k, v in donor.actor.state_dict().items()}}, path)
+    model = tiny_radac(regularizer="w2_coupling", regularizer_reference=str(path), risk_warmup_iterations=0)
+    for key, value in donor.actor.state_dict().items():
+        assert torch.equal(model.actor_reference.state_dict()[key], value)
+    with pytest.raises(ValueError, match="needs a behaviour-cloned chain"):
+        tiny_radac(regularizer="w2_coupling", risk_warmup_iterations=0)
+    with pytest.raises(ValueError, match="regularizer must be one of"):
+        tiny_radac(regularizer="kl")
+    with pytest.raises(ValueError, match="only used with regularizer: w2_coupling"):
+        tiny_radac(regularizer_reference=str(path))
+    with pytest.raises(ValueError, match="not a readable ramac checkpoint"):
+        tiny_radac(regularizer="w2_coupling", regularizer_reference=str(tmp_path / "missing.ckpt"))

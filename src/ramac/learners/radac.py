@@ -20,7 +20,7 @@ shows as the second far above the first (an extra forward pass without gradient 
 from __future__ import annotations
 
 import copy
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 from torch import Tensor
@@ -31,9 +31,13 @@ from ramac.generative.ddpm import BetaSchedule
 from ramac.learners.base import BCReference, OfflineLearner, check_non_negative, check_positive
 from ramac.learners.distributional import iqn_td_loss, risk_at, sample_levels
 from ramac.objectives.distributional import QuantilePairing
+from ramac.objectives.regularizers import mean_squared_distance
 from ramac.objectives.risk import Distortion, check_distortion, risk_scale, risk_value, scheduled_risk_weight
 from ramac.training.averaging import soft_update_
 from ramac.types import Batch
+
+#: what ``bc_weight`` multiplies once the risk term is on (:mod:`ramac.objectives.regularizers`)
+Regularizer = Literal["bc", "w2_coupling", "sample_l2"]
 
 
 class RADAC(OfflineLearner):
@@ -57,7 +61,16 @@ class RADAC(OfflineLearner):
             which collapses the quantiles; README "Differences from the released code").
         diffusion_steps, beta_schedule, actor_hidden_dim, clip_denoised: diffusion actor.
         actor_input_scale: factor on ``x_t`` at the denoiser's input (1 = released code).
-        bc_weight: weight of the behaviour-cloning loss.
+        bc_weight: weight of the behaviour regulariser (the BC loss by default).
+        regularizer: the behaviour regulariser once the risk term is on (from the first iteration after
+            ``risk_warmup_iterations``; before it the denoising BC loss always trains the chain): ``bc`` (the
+            denoising loss, a forward KL: the paper), ``w2_coupling`` (``mean_b ||π_θ(s; ξ) − π_ref(s; ξ)||²`` with
+            the risk term's own noise ``ξ`` through a frozen behaviour-cloned chain: an upper bound on W₂² to it) or
+            ``sample_l2`` (``mean_b ||π_θ(s; ξ) − a||²`` to the dataset action: a mean-seeking control);
+            :mod:`ramac.objectives.regularizers`.
+        regularizer_reference: ``w2_coupling``'s frozen chain: a checkpoint whose ``actor.*`` weights it takes
+            (e.g. a BC-only run's ``last.ckpt``), or ``None``: the EMA actor at iteration ``risk_warmup_iterations``
+            (the end of the BC-only warm-up).
         risk_weight: weight of ``−risk`` in the actor loss (after warm-up).
         normalize_risk: divide the risk term by the batch's mean ``|risk|`` (detached), as Diffusion-QL does its
             Q term; ``False`` is the paper and the released code (an adaptation, README "Results").
@@ -93,6 +106,8 @@ class RADAC(OfflineLearner):
         clip_denoised: bool = True,
         actor_input_scale: float = 1.0,
         bc_weight: float = 1.0,
+        regularizer: Regularizer = "bc",
+        regularizer_reference: str | None = None,
         risk_weight: float = 0.05,
         normalize_risk: bool = False,
         distortion: Distortion = "cvar",
@@ -122,6 +137,13 @@ class RADAC(OfflineLearner):
             raise ValueError(f"RADAC: target_clip must be (low, high) with low < high, got {target_clip}")
         if eval_actor not in ("online", "ema"):
             raise ValueError(f"RADAC: eval_actor must be 'online' or 'ema', got {eval_actor!r}")
+        if regularizer not in get_args(Regularizer):
+            raise ValueError(f"RADAC: regularizer must be one of {get_args(Regularizer)}, got {regularizer!r}")
+        if regularizer_reference is not None and regularizer != "w2_coupling":
+            raise ValueError("RADAC: regularizer_reference is only used with regularizer: w2_coupling")
+        if regularizer == "w2_coupling" and regularizer_reference is None and risk_warmup_iterations == 0:
+            raise ValueError("RADAC: regularizer w2_coupling needs a behaviour-cloned chain: a BC-only warm-up "
+                             "(risk_warmup_iterations > 0) or a regularizer_reference checkpoint")
         self.n_target_quantiles = n_target_quantiles or n_quantiles
         self.n_risk_quantiles = n_risk_quantiles or n_quantiles
 
@@ -131,6 +153,24 @@ class RADAC(OfflineLearner):
         self.actor_ema = copy.deepcopy(self.actor).requires_grad_(False)
         self.critic = TwinIQNCritic(obs_dim, action_dim, n_quantiles, critic_embedding_dim, critic_hidden_dim)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        if regularizer == "w2_coupling":  # the frozen behaviour-cloned chain (filled at the warm-up's end or loaded)
+            self.actor_reference = copy.deepcopy(self.actor).requires_grad_(False)
+            if regularizer_reference is not None:
+                self._load_reference(regularizer_reference)
+
+    def _load_reference(self, path: str) -> None:
+        """``w2_coupling``'s frozen chain from the ``actor.*`` weights of the checkpoint at ``path``."""
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+        except (OSError, KeyError, RuntimeError) as error:
+            raise ValueError(f"RADAC: regularizer_reference {path}: not a readable ramac checkpoint "
+                             f"({error})") from None
+        actor = {key.removeprefix("actor."): value for key, value in state.items() if key.startswith("actor.")}
+        try:
+            self.actor_reference.load_state_dict(actor)
+        except RuntimeError as error:
+            raise ValueError(f"RADAC: regularizer_reference {path}: its actor.* weights do not fit this actor "
+                             f"({str(error).splitlines()[0]})") from None
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         # One Adam over both stacked critics equals the released code's two Adams (equal lrs,
@@ -165,10 +205,16 @@ class RADAC(OfflineLearner):
         bc_loss = self.actor.bc_loss(obs, actions, generator)
         weight = scheduled_risk_weight(self.iteration, hp.risk_weight, hp.risk_warmup_iterations,
                                        hp.risk_ramp_iterations)
-        risk = None
+        risk = regularizer = None
         actor_loss = hp.bc_weight * bc_loss
         if weight > 0:
             policy_actions = self.actor.actions_from_noise(obs, noise)  # [B, A]
+            if hp.regularizer != "bc":  # in place of the BC loss (which stays logged)
+                with torch.no_grad():
+                    other = actions if hp.regularizer == "sample_l2" else \
+                        self.actor_reference.actions_from_noise(obs, noise)  # the same noise: a coupling
+                regularizer = mean_squared_distance(policy_actions, other)
+                actor_loss = hp.bc_weight * regularizer
             quantiles = self.critic(obs, policy_actions, risk_taus, detach_params=True).float()  # [E, B, K]
             risk = risk_value(quantiles)
             actor_loss = actor_loss - weight * (risk / risk_scale(quantiles) if hp.normalize_risk else risk)
@@ -182,6 +228,9 @@ class RADAC(OfflineLearner):
         soft_update_(self.critic_target, self.critic, hp.target_update_rate)
         if self.iteration >= hp.ema_start_iteration and self.iteration % hp.ema_every == 0:
             soft_update_(self.actor_ema, self.actor, 1.0 - hp.ema_decay)
+        if hp.regularizer == "w2_coupling" and hp.regularizer_reference is None \
+                and self.iteration == hp.risk_warmup_iterations:  # the warm-up's last iteration: freeze its EMA chain
+            self.actor_reference.load_state_dict(self.actor_ema.state_dict())
 
         metrics = {
             "train/critic/loss": critic_losses.detach().mean(),
@@ -195,6 +244,8 @@ class RADAC(OfflineLearner):
         }
         if risk is not None:
             metrics["train/actor/risk"] = risk.detach()
+        if regularizer is not None:
+            metrics["train/actor/regularizer"] = regularizer.detach()
         if self.logs_this_iteration():
             metrics["train/critic/risk_at_data"] = risk_at(self.critic, obs, actions, risk_taus)
         return metrics
