@@ -394,7 +394,7 @@ def algorithms(conf_directory: Path) -> list[str]:
 
 def tasks(conf_directory: Path) -> list[str]:
     """The tasks ``--task`` accepts: every ``conf/tasks/TASK.yaml``, sorted."""
-    return sorted(path.stem for path in (conf_directory / "tasks").glob("*.yaml"))
+    return sorted(path.stem for path in (conf_directory / "tasks").glob("*.yaml") if path.name != "variants.yaml")
 
 
 def variant_base(algorithm: str, conf_directory: Path) -> str | None:

@@ -13,10 +13,12 @@ from ramac.cli.fit import build_cli
 from ramac.envs.hazards import Hazard
 
 CONF = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "conf")
-TASKS = sorted(f[:-5] for f in os.listdir(os.path.join(CONF, "tasks")))
+TASKS = sorted(f[:-5] for f in os.listdir(os.path.join(CONF, "tasks")) if f != "variants.yaml")
 ALGOS = sorted(f[:-5] for f in os.listdir(os.path.join(CONF, "algos")) if f.endswith(".yaml") and f != "variants.yaml")
 with open(os.path.join(CONF, "algos", "variants.yaml")) as _handle:
     VARIANTS = yaml.safe_load(_handle)
+with open(os.path.join(CONF, "tasks", "variants.yaml")) as _handle:
+    TASK_VARIANTS = yaml.safe_load(_handle)
 
 # the hazard of each task: released RAMAC code, environment/configs/<task>.yaml
 HAZARDS = {
@@ -57,16 +59,18 @@ def parse(*argv: str):
 def test_every_composition_parses_and_keeps_its_per_task_values(task, algo):
     cli = parse("--algo", algo, "--task", task, "--conf_dir", CONF)
     assert cli.config.trainer.default_root_dir == os.path.join("runs", algo, task)
-    with open(os.path.join(CONF, "tasks", f"{task}.yaml")) as handle:
+    tasks = ([TASK_VARIANTS[task]] if task in TASK_VARIANTS else []) + [task]  # a task variant's base first
+    with open(os.path.join(CONF, "tasks", f"{tasks[0]}.yaml")) as handle:
         task_file = yaml.safe_load(handle)
     assert cli.config.trainer.max_steps == task_file["trainer"]["max_steps"]
     assert cli.config.data.class_path == task_file["data"]["class_path"]
     expected = {}
     for name in ([VARIANTS[algo]] if algo in VARIANTS else []) + [algo]:  # a variant's base first (compose)
-        override = os.path.join(CONF, "algos", name, f"{task}.yaml")
-        if os.path.isfile(override):
-            with open(override) as handle:
-                expected.update(yaml.safe_load(handle)["model"]["init_args"])
+        for task_name in tasks:
+            override = os.path.join(CONF, "algos", name, f"{task_name}.yaml")
+            if os.path.isfile(override):
+                with open(override) as handle:
+                    expected.update(yaml.safe_load(handle)["model"]["init_args"])
     for key, value in expected.items():
         got = cli.model.hparams[key]
         assert (tuple(got) if isinstance(got, list | tuple) else got) == \
@@ -111,6 +115,8 @@ def test_each_kind_of_value_lives_in_one_kind_of_file():
                 continue
             if where == ["algos", "variants.yaml"]:
                 assert all(base in ALGOS for base in content.values()), content
+            elif where == ["tasks", "variants.yaml"]:
+                assert all(base in TASKS and variant in TASKS for variant, base in content.items()), content
             elif where[0] == "tasks":
                 assert "model" not in content, path
             elif where[0] == "algos" and len(where) == 2:  # the class, and values common to every task
@@ -144,3 +150,16 @@ def test_a_compose_file_with_other_keys_is_refused(tmp_path):
     bad.write_text("compose: {algo: radac, task: bandit}\ntrainer: {max_steps: 3}\n")
     with pytest.raises(ValueError, match=r"--config .*bad.yaml: a compose file holds only"):
         expand(["--config", str(bad)])
+
+
+@pytest.mark.parametrize("variant", sorted(TASK_VARIANTS))
+def test_a_task_variant_is_its_base_with_the_energy_hazard(variant):
+    """The energy tasks: the base task's data, run length and evaluation, and RADAC's per-task values for the base
+    (the halfcheetah ones are not the defaults), with the action-energy hazard."""
+    base = TASK_VARIANTS[variant]
+    got, want = parse("--algo", "radac", "--task", variant, "--conf_dir", CONF), \
+        parse("--algo", "radac", "--task", base, "--conf_dir", CONF)
+    assert got.config.model == want.config.model and got.config.trainer.max_steps == want.config.trainer.max_steps
+    assert (got.datamodule.env, got.datamodule.dataset) == (want.datamodule.env, want.datamodule.dataset)
+    hazard = got.datamodule._hazard
+    assert hazard == Hazard(kind="energy", probability=0.1, penalty=HAZARDS[base]["penalty"], energy_quantile=0.9)

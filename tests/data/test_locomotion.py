@@ -310,3 +310,17 @@ def test_monte_carlo_returns_of_one_step_are_the_step_reward():
     drawn = monte_carlo_returns("Hopper-v5", coin, observations[risky], actions[risky],
                                 lambda o: np.zeros((len(o), 3)), copies=40, horizon=1, discount=0.99, seed=0)
     assert 0 < (drawn < plain[risky][:, :1] - 50).mean() < 1  # each copy draws its own penalty
+
+
+def test_the_energy_hazard_takes_its_threshold_from_the_data_and_relabels_them(tmp_path):
+    path = write_d4rl_file(tmp_path / "hopper.hdf5", rollout_arrays(episodes=10, max_steps=30))
+    hazard = Hazard(kind="energy", probability=1.0, penalty=-50.0, energy_quantile=0.8)
+    dm = StochasticD4RLDataModule("hopper", "medium", path=str(path), hazard=hazard)
+    plain = StochasticD4RLDataModule("hopper", "medium", path=str(path))
+    energies = (plain.transitions.actions.astype(np.float64) ** 2).sum(-1)
+    threshold = np.quantile(energies, 0.8)
+    assert dm.hazard.max_energy == pytest.approx(threshold)  # asking for the hazard loads the data
+    charged = energies > threshold
+    assert np.array_equal(dm.risky, charged) and np.array_equal(dm.penalised, charged)  # probability 1
+    np.testing.assert_allclose(dm.transitions.rewards, plain.transitions.rewards - 50.0 * charged, rtol=1e-6)
+    assert dm.description["hazard"]["max_energy"] == pytest.approx(threshold)

@@ -147,3 +147,46 @@ def test_obs_8_is_the_forward_velocity_on_halfcheetah_v5():
     _, _, _, _, info = env.step(np.zeros(6))
     assert info["x_velocity"] > 0 and sim.data.qpos[0] > x_before  # positive obs[8]: moving forward
     env.close()
+
+
+ENERGY = Hazard(kind="energy", probability=1.0, penalty=-20.0, energy_quantile=0.9)
+
+
+def test_the_energy_hazard_is_decided_on_the_action_against_a_dataset_quantile():
+    actions = np.random.default_rng(0).uniform(-1, 1, size=(1000, 3))
+    energies = (actions**2).sum(-1)
+    resolved = ENERGY.with_energy_threshold(actions)
+    assert resolved.max_energy == pytest.approx(np.quantile(energies, 0.9))
+    risky = resolved.is_risky_step(np.zeros((1000, 11)), actions)
+    assert risky.mean() == pytest.approx(0.1, abs=0.002) and np.array_equal(risky, energies > resolved.max_energy)
+    assert POSE.with_energy_threshold(actions) is POSE
+    with pytest.raises(ValueError, match="threshold is not set yet"):
+        ENERGY.is_risky_step(np.zeros((1, 11)), actions[:1])
+    with pytest.raises(ValueError, match="decided on the action"):
+        ENERGY.is_risky(np.zeros((1, 11)))
+
+
+def test_the_wrapper_charges_an_energetic_action_and_spares_a_gentle_one():
+    hazard = Hazard(kind="energy", probability=1.0, penalty=-20.0, max_energy=0.5)
+    plain, wrapped = gym.make("Hopper-v5"), HazardWrapper(gym.make("Hopper-v5"), hazard)
+    plain.reset(seed=3)
+    wrapped.reset(seed=3)
+    for action in (np.array([0.1, 0.1, 0.1]), np.array([0.9, -0.9, 0.0])):  # energies 0.03 and 1.62
+        _, reward, _, _, _ = plain.step(action)
+        _, charged, _, _, info = wrapped.step(action)
+        risky = float((action**2).sum()) > 0.5
+        assert info["risky_state"] == risky and info["hazard_penalty"] == risky
+        assert charged == pytest.approx(reward + (-20.0 if risky else 0.0))
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    (dict(), "needs energy_quantile"),
+    (dict(energy_quantile=1.0), r"energy_quantile must be in \(0, 1\)"),
+    (dict(max_energy=-1.0), "max_energy must be > 0"),
+    (dict(energy_quantile=0.9, low=-0.1), r"\['low'\] do not apply to the energy hazard"),
+])
+def test_energy_hazard_options_are_checked(fields, message):
+    with pytest.raises(ValueError, match=message):
+        Hazard(kind="energy", probability=0.1, penalty=-1.0, **fields)
+    with pytest.raises(ValueError, match=r"\['max_velocity'\] do not apply to the pose hazard"):
+        Hazard(kind="pose", probability=0.1, penalty=-1.0, low=-0.1, high=0.1, max_velocity=3.0)

@@ -67,7 +67,8 @@ def main(argv: list[str]) -> None:
     model.eval()
     t = data.transitions
     rng = np.random.default_rng(args.seed)
-    risky = data.hazard.is_risky(t.next_observations) if data.hazard is not None else np.zeros(len(t.rewards), bool)
+    risky = data.hazard.is_risky_step(t.next_observations, t.actions) if data.hazard is not None \
+        else np.zeros(len(t.rewards), bool)
     ordinary = ~risky & (t.terminals == 0)
     strata = {}
     for name, mask in (("risky", risky), ("ordinary", ordinary)):

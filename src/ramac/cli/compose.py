@@ -39,24 +39,28 @@ def _value(argv: list[str], index: int, option: str) -> tuple[str, int]:
 VARIANTS_FILE = "variants.yaml"
 
 
-def _bases(algo: str, conf_dir: str) -> list[str]:
-    """The base of ``algo`` per ``conf/algos/variants.yaml`` (empty when it has none)."""
-    path = os.path.join(conf_dir, "algos", VARIANTS_FILE)
+def _bases(name: str, kind: str, conf_dir: str) -> list[str]:
+    """The base of the algorithm or task ``name`` per ``conf/<kind>/variants.yaml`` (``kind``: ``algos`` or
+    ``tasks``; empty when it has none)."""
+    path = os.path.join(conf_dir, kind, VARIANTS_FILE)
     if not os.path.isfile(path):
         return []
     with open(path) as handle:
         variants = yaml.safe_load(handle) or {}
     if not isinstance(variants, dict) or not all(isinstance(v, str) for v in variants.values()):
-        raise ValueError(f"{path}: expected 'variant: base' pairs of algorithm names")
-    base = variants.get(algo)
-    if base is not None and not os.path.isfile(os.path.join(conf_dir, "algos", f"{base}.yaml")):
-        raise FileNotFoundError(f"{path}: {algo}'s base {base!r} has no conf/algos/{base}.yaml")
+        raise ValueError(f"{path}: expected 'variant: base' pairs of names")
+    base = variants.get(name)
+    if base is not None and not os.path.isfile(os.path.join(conf_dir, kind, f"{base}.yaml")):
+        raise FileNotFoundError(f"{path}: {name}'s base {base!r} has no conf/{kind}/{base}.yaml")
     return [] if base is None else [base]
 
 
 def composition(algo: str, task: str, conf_dir: str) -> list[str]:
-    """The ``--config`` arguments of ``algo`` on ``task`` with the files under ``conf_dir``."""
-    files = []
+    """The ``--config`` arguments of ``algo`` on ``task`` with the files under ``conf_dir``: the task's file (after
+    its base's, for a task variant of ``conf/tasks/variants.yaml``), the algorithm's, then each (algorithm or its
+    base) × (task's base or task) file that exists, bases first."""
+    task_bases, algo_bases = _bases(task, "tasks", conf_dir), _bases(algo, "algos", conf_dir)
+    files = [os.path.join(conf_dir, "tasks", f"{base}.yaml") for base in task_bases]
     for option, name, path in (("--task", task, os.path.join(conf_dir, "tasks", f"{task}.yaml")),
                                ("--algo", algo, os.path.join(conf_dir, "algos", f"{algo}.yaml"))):
         if not os.path.isfile(path):
@@ -65,10 +69,11 @@ def composition(algo: str, task: str, conf_dir: str) -> list[str]:
                            ) if os.path.isdir(folder) else []
             raise FileNotFoundError(f"{option} {name}: no {path} (known: {', '.join(known) or 'none'})")
         files.append(path)
-    for name in (*_bases(algo, conf_dir), algo):
-        override = os.path.join(conf_dir, "algos", name, f"{task}.yaml")
-        if os.path.isfile(override):
-            files.append(override)
+    for name in (*algo_bases, algo):
+        for task_name in (*task_bases, task):
+            override = os.path.join(conf_dir, "algos", name, f"{task_name}.yaml")
+            if os.path.isfile(override):
+                files.append(override)
     return [arg for path in files for arg in ("--config", path)]
 
 

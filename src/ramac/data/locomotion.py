@@ -98,11 +98,19 @@ class StochasticD4RLDataModule(OfflineDataModule):
         self.env, self.dataset, self.source, self.path, self.minari_id = env, dataset, source, path, minari_id
         self.download, self.next_observations = download, next_observations
         self.zoo_size, self.zoo_seed, self.zoo_generation = zoo_size, zoo_seed, zoo_generation
-        self.hazard, self.hazard_seed, self.normalize_observations = hazard, hazard_seed, normalize_observations
+        self._hazard, self.hazard_seed, self.normalize_observations = hazard, hazard_seed, normalize_observations
         self.env_id = env_facts(env).gym_id
         self.risky: np.ndarray | None = None
         self.penalised: np.ndarray | None = None
         self.observation_stats: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def hazard(self) -> Hazard | None:
+        """The task's hazard as the data and the environments apply it: an energy hazard's threshold is set from the
+        dataset's actions (:meth:`Hazard.with_energy_threshold`), so asking for it loads the data first."""
+        if self._hazard is not None and self._hazard.kind == "energy" and self._hazard.max_energy is None:
+            _ = self.transitions
+        return self._hazard
 
     @cached_property
     def _spaces(self) -> tuple[gym.spaces.Box, gym.spaces.Box]:
@@ -184,8 +192,9 @@ class StochasticD4RLDataModule(OfflineDataModule):
             raise ValueError(f"{transitions.source}: data have obs dim {transitions.obs_dim} and action dim "
                              f"{transitions.action_dim}, but {self.env_id} has {obs_space.shape[0]} and "
                              f"{action_space.shape[0]} (data.env={self.env!r})")
-        if self.hazard is not None:
-            result = relabel(transitions, self.hazard, self.hazard_seed)
+        if self._hazard is not None:
+            self._hazard = self._hazard.with_energy_threshold(transitions.actions)
+            result = relabel(transitions, self._hazard, self.hazard_seed)
             transitions, self.risky, self.penalised = result.transitions, result.risky, result.penalised
         self.statistics = dataset_statistics(transitions, self.risky, self.penalised)
         if self.normalize_observations:
@@ -208,5 +217,5 @@ class StochasticD4RLDataModule(OfflineDataModule):
 
     @rank_zero_only
     def _print_statistics(self) -> None:
-        hazard = "no hazard" if self.hazard is None else f"{self.hazard.kind} hazard"
+        hazard = "no hazard" if self._hazard is None else f"{self._hazard.kind} hazard"
         print_statistics(self.statistics, f"{self.env}-{self.dataset} ({self.source}, {hazard})")
