@@ -214,7 +214,8 @@ def figure(args: argparse.Namespace) -> None:
         if not curves:
             continue
         iterations = sorted(curves)
-        seeds = max(len(v) for v in curves.values())
+        counts = sorted({len(v) for v in curves.values()})
+        seeds = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"  # a seed still training
         for ax, key in zip(axes, keys, strict=True):
             values = [np.array([e[key] for e in curves[i]]) for i in iterations]
             mean = np.array([v.mean() for v in values])
