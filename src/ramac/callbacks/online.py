@@ -66,7 +66,8 @@ class OnlineOptions:
         envs: environments stepped together (the policy acts on all of them in one call).
         env_steps_per_update: policy steps per learner iteration, each in every environment (so
             ``envs · env_steps_per_update`` transitions per iteration).
-        offline_fraction: share of each batch drawn from the offline data (CORL's ``mixing_ratio``).
+        offline_fraction: share of each batch drawn from the offline data (1 − CORL's ``mixing_ratio``, which is
+            the online share; 0.5 in its fine-tuning configs).
         offline_fraction_anneal_iterations: 0 keeps ``offline_fraction`` fixed; ``n`` anneals it linearly to 0 over
             the phase's first ``n`` iterations.
         weights: learner options moved during the phase, ``{option: final value}`` (e.g. ``{bc_weight: 0.1}`` to

@@ -2,7 +2,7 @@
 the offline table (issue 31; research note ``science-followups.md`` §3).
 
 Each batch of ``B`` rows takes ``round(f · B)`` rows from the offline table and the other ``B − round(f · B)`` from
-the online buffer, where ``f`` is the *offline fraction* of the iteration (CORL's ``mixing_ratio``, 0.5 in its
+the online buffer, where ``f`` is the *offline fraction* of the iteration (1 − CORL's ``mixing_ratio``, 0.5 in its
 fine-tuning configs); all offline rows while the online buffer is still empty. ``f`` is fixed, or annealed linearly
 from its start value to 0 (:func:`offline_fraction_at`). The two parts are drawn from the iteration's generator,
 offline indices first, and concatenated in that order.
