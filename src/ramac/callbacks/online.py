@@ -127,10 +127,7 @@ class OnlinePhase(pl.Callback):
         self.envs: list[gym.Env] = []
         self.buffer: OnlineBuffer | None = None
         self.sampler: MixedSampler | None = None
-        self._loaded: dict[str, Any] | None = None
-        self._reset_state()
-
-    def _reset_state(self) -> None:
+        self._loaded: dict[str, Any] | None = None  # a checkpoint's state, applied when training starts
         self.start_iteration = 0
         self.start_weights: dict[str, float] = {}
         self.observations = np.zeros((0, 0))  # [k, O] raw observations the policy acts on next
