@@ -1,4 +1,4 @@
-"""Packaging: the version lives in ``ramac.__version__`` only, the installed metadata, ``ramac --version`` and
+"""Packaging: the version lives in ``ramac.version.__version__`` only (re-exported as ``ramac.__version__``), the installed metadata, ``ramac --version`` and
 ``CITATION.cff`` agree with it, and the citation names the RAMAC paper."""
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ def test_installed_metadata_has_the_package_version():
 
 
 def test_pyproject_reads_the_version_from_the_package(repo_root: str):
-    """One place: pyproject.toml declares the version dynamic and names ``ramac.__version__``."""
+    """One place: pyproject.toml declares the version dynamic and names ``ramac.version.__version__``."""
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     with open(os.path.join(repo_root, "pyproject.toml"), "rb") as handle:
         pyproject = tomllib.load(handle)
     assert "version" not in pyproject["project"]
     assert pyproject["project"]["dynamic"] == ["version"]
-    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "ramac.__version__"}
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "ramac.version.__version__"}
     assert pyproject["project"]["optional-dependencies"]["wandb"] == ["wandb>=0.16"]
     assert pyproject["project"]["optional-dependencies"]["mlflow"] == ["mlflow>=2.10"]
 

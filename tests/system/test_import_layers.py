@@ -13,7 +13,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "ramac"
 
 #: bottom to top; a module may import its own package and the packages of lower layers only
 LAYERS: list[set[str]] = [
-    {"types", "tasks"},
+    {"types", "tasks", "version"},
     {"nn", "objectives", "training"},
     {"generative"},
     {"actors", "critics"},

@@ -19,7 +19,7 @@ def console() -> None:
     """
     try:
         if sys.argv[1:] == ["--version"]:  # answered here, without importing Lightning
-            from ramac import __version__
+            from ramac.version import __version__
 
             sys.stdout.write(f"ramac {__version__}\n")
         elif sys.argv[1:2] == ["data"]:

@@ -19,13 +19,13 @@ from lightning.pytorch.callbacks import ProgressBar, RichProgressBar
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-from ramac import __version__
 from ramac.callbacks.checkpoint import RamacCheckpoint
 from ramac.callbacks.online import OnlineOptions, OnlinePhase
 from ramac.cli.compose import expand
 from ramac.data.datamodule import OfflineDataModule
 from ramac.learners.base import OfflineLearner
 from ramac.learners.members import Members, MemberSpec, build_member, member_specs
+from ramac.version import __version__
 
 _QUIET = (
     r".*does not have many workers.*",
