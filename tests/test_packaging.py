@@ -1,5 +1,5 @@
-"""Packaging: the version lives in ``ramac.version.__version__`` only (re-exported as ``ramac.__version__``), the installed metadata, ``ramac --version`` and
-``CITATION.cff`` agree with it, and the citation names the RAMAC paper."""
+"""Packaging: the version lives in ``ramac.version.__version__`` only (re-exported as ``ramac.__version__``); the
+installed metadata, ``ramac --version`` and ``CITATION.cff`` agree with it, and the citation names the RAMAC paper."""
 
 from __future__ import annotations
 
