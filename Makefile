@@ -15,13 +15,13 @@ $(BIN)/ramac: pyproject.toml
 
 install: $(BIN)/ramac
 
-# The main job: RADAC, ORAAC, FQL and BC on the 2-D risky bandit, 2 seeds each, through the sweep engine, then
+# The main job: RADAC, ORAAC and BC on the 2-D risky bandit, 2 seeds each, through the sweep engine, then
 # the report (README "Quick start"); rerunning resumes. One RADAC run alone: ramac fit --config conf/bandit.yaml.
 run: install
 	$(BIN)/ramac sweep conf/sweeps/demo.yaml
 	$(BIN)/ramac report runs/sweeps/demo
 
-# The test suite (CPU, about 13 minutes on 2 cores); `make test-slow` adds the SIGKILL/resume checks of a run and of a sweep
+# The test suite (CPU, about 15 minutes on 2 cores); `make test-slow` adds the SIGKILL/resume checks of a run and of a sweep
 # (about 5 minutes).
 test: install
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -m "not slow"
