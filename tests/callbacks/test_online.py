@@ -13,19 +13,11 @@ import numpy as np
 import pytest
 import torch
 from helpers.d4rl_files import rollout_arrays, write_d4rl_file
+from helpers.tiny import SMALL_BANDIT_ARGS as SMALL
 
 from ramac.callbacks.online import OnlinePhase, moved_value
 from ramac.cli import console
 from ramac.cli.fit import build_cli, main
-
-SMALL = [
-    "--model.init_args.diffusion_steps", "3", "--model.init_args.n_quantiles", "4",
-    "--model.init_args.critic_hidden_dim", "16", "--model.init_args.critic_embedding_dim", "8",
-    "--model.init_args.actor_hidden_dim", "16", "--model.init_args.risk_warmup_iterations", "5",
-    "--data.init_args.dataset_size", "256", "--data.init_args.batch_size", "32",
-    "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
-    "--checkpoint.every_n_train_steps", "10", "--trainer.log_every_n_steps", "5",
-]
 
 
 def args(repo_root: str, root: Any, steps: int, *extra: str) -> list[str]:

@@ -9,19 +9,11 @@ import os
 import pytest
 import torch
 import yaml
+from helpers.tiny import SMALL_BANDIT_ARGS as SMALL
 
 from ramac.cli import console
 from ramac.cli.errors import one_line
 from ramac.cli.fit import IterationProgressBar, build_cli, main
-
-SMALL = [
-    "--model.init_args.diffusion_steps", "3", "--model.init_args.n_quantiles", "4",
-    "--model.init_args.critic_hidden_dim", "16", "--model.init_args.critic_embedding_dim", "8",
-    "--model.init_args.actor_hidden_dim", "16", "--model.init_args.risk_warmup_iterations", "5",
-    "--data.init_args.dataset_size", "256", "--data.init_args.batch_size", "32",
-    "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
-    "--checkpoint.every_n_train_steps", "10", "--trainer.log_every_n_steps", "5",
-]
 
 
 def fit(repo_root, root, *extra):

@@ -132,3 +132,15 @@ TINY_LEARNERS = {
        for name, prior in (("oraac", "vae"), ("oraac_diffusion", "diffusion"), ("oraac_flow", "flow"))},
     "rafmac": TinyLearner(tiny_rafmac, steps=(("critic.",), ("flow_actor.", "actor.")), frozen=("critic_target.",)),
 }
+
+
+#: ``ramac fit`` options that make ``conf/bandit.yaml``'s RADAC small and quick (the in-process CLI tests)
+SMALL_BANDIT_ARGS = [
+    "--model.init_args.diffusion_steps", "3", "--model.init_args.n_quantiles", "4",
+    "--model.init_args.critic_hidden_dim", "16", "--model.init_args.critic_embedding_dim", "8",
+    "--model.init_args.actor_hidden_dim", "16", "--model.init_args.risk_warmup_iterations", "5",
+    "--data.init_args.dataset_size", "256", "--data.init_args.batch_size", "32",
+    "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
+    "--checkpoint.every_n_train_steps", "10", "--trainer.log_every_n_steps", "5",
+]
+
