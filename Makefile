@@ -21,7 +21,7 @@ run: install
 	$(BIN)/ramac sweep conf/sweeps/demo.yaml
 	$(BIN)/ramac report runs/sweeps/demo
 
-# The test suite (CPU, about 15 minutes on 2 cores); `make test-slow` adds the SIGKILL/resume checks of a run and of a sweep
+# The test suite (CPU, about 12 minutes on 2 cores); `make test-slow` adds the SIGKILL/resume checks of a run and of a sweep
 # (about 5 minutes).
 test: install
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -m "not slow"
