@@ -39,6 +39,7 @@ import torch
 from ramac.data.bandit import BanditDataModule
 from ramac.data.locomotion import StochasticD4RLDataModule
 from ramac.data.online import MixedSampler, OnlineBuffer, offline_fraction_at
+from ramac.data.online import linear_anneal as moved_value  # a moved option: linear from its start value
 from ramac.envs.bandit import RiskyBanditEnv
 from ramac.envs.snapshot import env_snapshot, restore_env_snapshot
 from ramac.evaluation.metrics import lower_tail_mean
@@ -109,14 +110,6 @@ class OnlineOptions:
             raise ValueError(f"online.horizon must be >= 1 or null, got {self.horizon}")
         if not 0.0 < self.cvar_alpha <= 1.0:
             raise ValueError(f"online.cvar_alpha must be in (0, 1], got {self.cvar_alpha}")
-
-
-def moved_value(start: float, final: float, step: int, anneal_steps: int) -> float:
-    """A moved option ``step`` iterations into the phase: ``final`` when ``anneal_steps`` is 0, else linear from
-    ``start`` to ``final`` over ``anneal_steps`` iterations, then ``final``."""
-    if anneal_steps <= 0 or step >= anneal_steps:
-        return final
-    return start + (final - start) * step / anneal_steps
 
 
 class OnlinePhase(pl.Callback):

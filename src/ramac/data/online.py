@@ -14,16 +14,22 @@ from typing import Any
 
 import torch
 
-from ramac.data.transitions import TransitionSampler
+from ramac.data.transitions import TransitionSampler, unpack
 from ramac.types import Batch
+
+
+def linear_anneal(start: float, final: float, step: int, anneal_steps: int) -> float:
+    """A value ``step`` iterations into the online phase: ``final`` when ``anneal_steps`` is 0, else linear from
+    ``start`` to ``final`` over ``anneal_steps`` iterations, then ``final``."""
+    if anneal_steps <= 0 or step >= anneal_steps:
+        return final
+    return start + (final - start) * step / anneal_steps
 
 
 def offline_fraction_at(step: int, start: float, anneal_steps: int) -> float:
     """The offline share of the batch ``step`` iterations into the online phase: ``start`` when ``anneal_steps``
-    is 0, else ``start · max(0, 1 − step / anneal_steps)`` (linear to 0, then 0)."""
-    if anneal_steps <= 0:
-        return start
-    return start * max(0.0, 1.0 - step / anneal_steps)
+    is 0 (fixed), else linear from ``start`` to 0 over ``anneal_steps`` iterations, then 0."""
+    return start if anneal_steps <= 0 else linear_anneal(start, 0.0, step, anneal_steps)
 
 
 def offline_rows(batch_size: int, fraction: float, online_size: int) -> int:
@@ -99,6 +105,4 @@ class MixedSampler:
             online_index = torch.randint(0, self.buffer.size, (self.batch_size - n_offline,), generator=generator,
                                          device=device)
             parts.append(self.buffer.rows.index_select(0, online_index))
-        rows = torch.cat(parts) if len(parts) > 1 else parts[0]
-        obs, act, rew, nxt, term = rows.split([self.obs_dim, self.action_dim, 1, self.obs_dim, 1], dim=1)
-        return Batch(obs, act, rew.squeeze(1), nxt, term.squeeze(1))
+        return unpack(torch.cat(parts) if len(parts) > 1 else parts[0], self.obs_dim, self.action_dim)

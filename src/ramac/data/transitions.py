@@ -127,6 +127,10 @@ class TransitionSampler:
 
     def sample(self, generator: torch.Generator | None) -> Batch:
         index = torch.randint(0, self.size, (self.batch_size,), generator=generator, device=self.packed.device)
-        rows = self.packed.index_select(0, index)
-        obs, act, rew, nxt, term = rows.split([self.obs_dim, self.action_dim, 1, self.obs_dim, 1], dim=1)
-        return Batch(obs, act, rew.squeeze(1), nxt, term.squeeze(1))
+        return unpack(self.packed.index_select(0, index), self.obs_dim, self.action_dim)
+
+
+def unpack(rows: torch.Tensor, obs_dim: int, action_dim: int) -> Batch:  # [B, 2·O + A + 2] -> Batch
+    """A :class:`Batch` from packed rows ``[s, a, r, s', terminal]`` (the layout of :class:`TransitionSampler`)."""
+    obs, act, rew, nxt, term = rows.split([obs_dim, action_dim, 1, obs_dim, 1], dim=1)
+    return Batch(obs, act, rew.squeeze(1), nxt, term.squeeze(1))
