@@ -259,19 +259,20 @@ def record_actor_chains(model) -> list[dict]:
     return calls
 
 
+@pytest.mark.parametrize("risk_weight", [0.3, 0.0])
 @pytest.mark.parametrize("regularizer", ["w2_coupling", "sample_l2"])
-def test_a_regulariser_replaces_the_bc_loss_once_the_risk_term_is_on(regularizer):
+def test_a_regulariser_replaces_the_bc_loss_after_the_warm_up(regularizer, risk_weight):
     """Before the switch: BC. After it: ``bc_weight · mean_b ||π_θ(s; ξ) − y||² − w · risk``, with ``y`` the frozen
     chain's actions from the same noise ``ξ`` (``w2_coupling``: the EMA actor frozen at the warm-up's last iteration)
-    or the batch's actions (``sample_l2``)."""
-    model = tiny_radac(risk_weight=0.3, risk_warmup_iterations=3, regularizer=regularizer, bc_weight=2.0,
+    or the batch's actions (``sample_l2``); at risk weight 0 the regulariser alone."""
+    model = tiny_radac(risk_weight=risk_weight, risk_warmup_iterations=3, regularizer=regularizer, bc_weight=2.0,
                        ema_start_iteration=0, ema_every=1, ema_decay=0.5)
     chains = record_actor_chains(model)
     batches, weights, frozen = [], [], {}
 
     def check(metrics):
         weight, loss = float(metrics["train/actor/risk_weight"]), float(metrics["train/actor/loss"])
-        if weight == 0:
+        if model.iteration <= 3:  # the warm-up
             assert "train/actor/regularizer" not in metrics
             assert loss == pytest.approx(2.0 * float(metrics["train/actor/bc_loss"]), rel=1e-6)
         else:
@@ -284,7 +285,8 @@ def test_a_regulariser_replaces_the_bc_loss_once_the_risk_term_is_on(regularizer
                 other = batches[-1]
             expected = (mine["actions"] - other).pow(2).sum(-1).mean()
             assert float(metrics["train/actor/regularizer"]) == pytest.approx(float(expected), rel=1e-5)
-            assert loss == pytest.approx(2.0 * float(expected) - weight * float(metrics["train/actor/risk"]), rel=1e-5)
+            risk_term = weight * float(metrics["train/actor/risk"]) if weight > 0 else 0.0
+            assert loss == pytest.approx(2.0 * float(expected) - risk_term, rel=1e-5)
         chains.clear()
         weights.append(weight)
         if model.iteration == 3 and regularizer == "w2_coupling":  # the end of the warm-up's last iteration
@@ -299,7 +301,7 @@ def test_a_regulariser_replaces_the_bc_loss_once_the_risk_term_is_on(regularizer
     model.update = remember
     check_each_update(model, check)
     quiet_trainer(max_steps=6).fit(model, datamodule=TinyData())
-    assert weights == pytest.approx([0.0, 0.0, 0.0, 0.0, 0.3, 0.3])
+    assert weights == pytest.approx([0.0, 0.0, 0.0, 0.0, risk_weight, risk_weight])
     if regularizer == "w2_coupling":
         # frozen at the end of iteration 3 (the warm-up's last): the EMA actor then, not the EMA actor now
         reference = dict(model.actor_reference.state_dict())

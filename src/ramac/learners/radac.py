@@ -36,7 +36,7 @@ from ramac.objectives.risk import Distortion, check_distortion, risk_scale, risk
 from ramac.training.averaging import soft_update_
 from ramac.types import Batch
 
-#: what ``bc_weight`` multiplies once the risk term is on (:mod:`ramac.objectives.regularizers`)
+#: what ``bc_weight`` multiplies after the risk warm-up (:mod:`ramac.objectives.regularizers`)
 Regularizer = Literal["bc", "w2_coupling", "sample_l2"]
 
 
@@ -62,8 +62,9 @@ class RADAC(OfflineLearner):
         diffusion_steps, beta_schedule, actor_hidden_dim, clip_denoised: diffusion actor.
         actor_input_scale: factor on ``x_t`` at the denoiser's input (1 = released code).
         bc_weight: weight of the behaviour regulariser (the BC loss by default).
-        regularizer: the behaviour regulariser once the risk term is on (from the first iteration after
-            ``risk_warmup_iterations``; before it the denoising BC loss always trains the chain): ``bc`` (the
+        regularizer: the behaviour regulariser after the warm-up (from the first iteration after
+            ``risk_warmup_iterations``, whatever the risk weight, 0 included: the regulariser alone; before it the
+            denoising BC loss always trains the chain): ``bc`` (the
             denoising loss, a forward KL: the paper), ``w2_coupling`` (``mean_b ||π_θ(s; ξ) − π_ref(s; ξ)||²`` with
             the risk term's own noise ``ξ`` through a frozen behaviour-cloned chain: an upper bound on W₂² to it) or
             ``sample_l2`` (``mean_b ||π_θ(s; ξ) − a||²`` to the dataset action: a mean-seeking control);
@@ -205,16 +206,18 @@ class RADAC(OfflineLearner):
         bc_loss = self.actor.bc_loss(obs, actions, generator)
         weight = scheduled_risk_weight(self.iteration, hp.risk_weight, hp.risk_warmup_iterations,
                                        hp.risk_ramp_iterations)
+        regularizing = hp.regularizer != "bc" and self.iteration > hp.risk_warmup_iterations  # any risk weight
         risk = regularizer = None
         actor_loss = hp.bc_weight * bc_loss
-        if weight > 0:
+        if weight > 0 or regularizing:
             policy_actions = self.actor.actions_from_noise(obs, noise)  # [B, A]
-            if hp.regularizer != "bc":  # in place of the BC loss (which stays logged)
-                with torch.no_grad():
-                    other = actions if hp.regularizer == "sample_l2" else \
-                        self.actor_reference.actions_from_noise(obs, noise)  # the same noise: a coupling
-                regularizer = mean_squared_distance(policy_actions, other)
-                actor_loss = hp.bc_weight * regularizer
+        if regularizing:  # in place of the BC loss (which stays logged)
+            with torch.no_grad():
+                other = actions if hp.regularizer == "sample_l2" else \
+                    self.actor_reference.actions_from_noise(obs, noise)  # the same noise: a coupling
+            regularizer = mean_squared_distance(policy_actions, other)
+            actor_loss = hp.bc_weight * regularizer
+        if weight > 0:
             quantiles = self.critic(obs, policy_actions, risk_taus, detach_params=True).float()  # [E, B, K]
             risk = risk_value(quantiles)
             actor_loss = actor_loss - weight * (risk / risk_scale(quantiles) if hp.normalize_risk else risk)
