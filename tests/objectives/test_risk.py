@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from statistics import NormalDist
 
+import numpy as np
 import pytest
 import torch
 
+from ramac.envs.bandit import RiskyBandit
 from ramac.objectives.risk import (
     DISTORTIONS,
     check_distortion,
@@ -126,3 +128,31 @@ def test_which_distortions_are_risk_averse():
     assert not is_risk_averse("wang", 0.1, param=0.7) and not is_risk_averse("power", 0.1, param=2.0)
     with pytest.raises(ValueError, match="the mean's share"):
         check_distortion("mean_cvar", 0.1, 1.5)
+
+
+@pytest.mark.parametrize(("distortion", "alpha", "param", "prefers_ring", "ring_value"), [
+    ("neutral", 0.1, None, True, 1.9),
+    ("cvar", 0.1, None, False, -10.0),
+    ("cvar", 0.25, None, False, -4.47),
+    ("mean_cvar", 0.1, 0.5, False, -4.05),
+    ("mean_cvar", 0.1, 0.95, True, 1.305),
+    ("wang", 0.1, -0.7, False, -1.19),
+])
+def test_which_bandit_mode_each_study_measure_prefers(distortion, alpha, param, prefers_ring, ring_value):
+    """The design of conf/sweeps/risk-measures-bandit.yaml: each measure's value of the bandit's ring and centre
+    rewards (100 000 sampled rewards per mode, ``E_u[Z(g(u))]`` on a grid of levels); only the 0.95·E + 0.05·CVaR₀.₁
+    control, among the risk-averse measures, values the ring (mean 1.9, CVaR₀.₁ −10) above the centre (mean 1)."""
+    bandit, rng = RiskyBandit(), np.random.default_rng(0)
+    contexts = np.zeros((100_000, 2))
+    centre = np.zeros((100_000, 2))
+    ring = np.tile([[bandit.ring_radius, 0.0]], (100_000, 1))
+    levels = (torch.arange(20_000, dtype=torch.float64) + 0.5) / 20_000
+    distorted = distort(levels, distortion, alpha, param).numpy()
+
+    def value(actions):
+        rewards = np.sort(bandit.rewards(contexts, actions, rng)[0])
+        return float(rewards[np.minimum((distorted * rewards.size).astype(int), rewards.size - 1)].mean())
+
+    ring_at, centre_at = value(ring), value(centre)
+    assert ring_at == pytest.approx(ring_value, abs=0.05)
+    assert (ring_at > centre_at) == prefers_ring
