@@ -48,7 +48,9 @@ def rows_of(*sweeps: str) -> list[dict]:
 
 
 @pytest.mark.parametrize("sweeps", [("bandit-study", "bandit-released-pairing"),  # every algorithm
-                                    ("bandit-radac", "bandit-study/bandit/radac")])  # RADAC's risk-weight frontier
+                                    ("bandit-radac", "bandit-study/bandit/radac"),  # RADAC's risk-weight frontier
+                                    ("regularizers-bandit", "regularizers-bandit-alone",  # open question (1)
+                                     "regularizers-bandit-w2-reference")])
 def test_the_bandit_tables_are_the_report_of_the_committed_runs(sweeps):
     rows = rows_of(*sweeps)
     assert by_column_table(bandit_rows(rows), BANDIT_METRICS, 3) in readme_results()
