@@ -15,9 +15,10 @@ import torch
 from helpers.d4rl_files import rollout_arrays, write_d4rl_file
 from helpers.tiny import SMALL_BANDIT_ARGS as SMALL
 
-from ramac.callbacks.online import OnlinePhase, moved_value
+from ramac.callbacks.online import OnlinePhase
 from ramac.cli import console
 from ramac.cli.fit import build_cli, main
+from ramac.data.online import linear_anneal
 
 
 def args(repo_root: str, root: Any, steps: int, *extra: str) -> list[str]:
@@ -126,8 +127,8 @@ def test_the_phase_starts_where_an_offline_checkpoint_ended_and_moves_the_option
     written = json.loads((tmp_path / "run" / "online.json").read_text())
     assert written["start_iteration"] == 10 and written["metrics"]["online/env_steps"] == 10
     assert written["metrics"]["online/bc_weight"] == 0.0 and written["metrics"]["online/risk_weight"] == 2.5
-    assert moved_value(1.0, 0.0, 2, 8) == 0.75 and moved_value(0.5, 2.5, 4, 8) == 1.5
-    assert moved_value(0.5, 2.5, 0, 0) == 2.5 and moved_value(0.5, 2.5, 9, 8) == 2.5
+    assert linear_anneal(1.0, 0.0, 2, 8) == 0.75 and linear_anneal(0.5, 2.5, 4, 8) == 1.5
+    assert linear_anneal(0.5, 2.5, 0, 0) == 2.5 and linear_anneal(0.5, 2.5, 9, 8) == 2.5
 
 
 @pytest.mark.parametrize(("option", "message"), [

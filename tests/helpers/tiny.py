@@ -143,4 +143,3 @@ SMALL_BANDIT_ARGS = [
     "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
     "--checkpoint.every_n_train_steps", "10", "--trainer.log_every_n_steps", "5",
 ]
-

@@ -38,8 +38,7 @@ import torch
 
 from ramac.data.bandit import BanditDataModule
 from ramac.data.locomotion import StochasticD4RLDataModule
-from ramac.data.online import MixedSampler, OnlineBuffer, offline_fraction_at
-from ramac.data.online import linear_anneal as moved_value  # a moved option: linear from its start value
+from ramac.data.online import MixedSampler, OnlineBuffer, linear_anneal, offline_fraction_at
 from ramac.envs.bandit import RiskyBanditEnv
 from ramac.envs.snapshot import env_snapshot, restore_env_snapshot
 from ramac.evaluation.metrics import lower_tail_mean
@@ -216,8 +215,8 @@ class OnlinePhase(pl.Callback):
         self.sampler.offline_fraction = offline_fraction_at(step, options.offline_fraction,
                                                             options.offline_fraction_anneal_iterations)
         for name, final in options.weights.items():
-            pl_module.hparams[name] = moved_value(self.start_weights[name], final, step,
-                                                  options.weights_anneal_iterations)
+            pl_module.hparams[name] = linear_anneal(self.start_weights[name], final, step,
+                                                    options.weights_anneal_iterations)
         generator = torch.Generator(device=pl_module.device)
         generator.manual_seed(iteration_seed(pl_module.seed, ONLINE_STREAM, iteration))
         was_training = pl_module.training

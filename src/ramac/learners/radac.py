@@ -223,8 +223,8 @@ class RADAC(OfflineLearner):
             actor_loss = actor_loss - weight * (risk / risk_scale(quantiles) if hp.normalize_risk else risk)
         elif self.logs_this_iteration():  # the value the skipped branch would have had, for the log only
             with torch.no_grad():
-                risk = risk_value(self.critic(obs, self.actor.actions_from_noise(obs, noise), risk_taus,
-                                              detach_params=True).float())
+                acted = policy_actions.detach() if regularizing else self.actor.actions_from_noise(obs, noise)
+                risk = risk_value(self.critic(obs, acted, risk_taus, detach_params=True).float())
         actor_norm = self.optimize(actor_opt, actor_loss, self.actor, max_norm=hp.max_grad_norm, counted=True)
 
         # Targets.
