@@ -365,7 +365,8 @@ def test_the_online_table_against_hand_computation(tmp_path):
         (folder / "eval.json").write_text(json.dumps(content))
         (folder / "online.json").write_text(json.dumps(
             {"options": {"envs": 2, "env_steps_per_update": 1}, "start_iteration": 100, "episodes": []}))
-        steps = [f"{100 + j // 2},{j % 2},0,1.0,{p},0,{int(j == 5)},0" for j, p in enumerate(penalties[seed])]
+        steps = [f"{100 + j // 2},{j % 2},0,1.0,{p},{int(j < 2)},{int(j == 5)},0"  # the first 2 steps risky
+                 for j, p in enumerate(penalties[seed])]
         # iterations 104..129 took steps too, without penalties
         steps += [f"{it},{e},0,1.0,0,0,0,0" for it in range(104, 130) for e in (0, 1)]
         (folder / "online_steps.csv").write_text(
@@ -376,6 +377,7 @@ def test_the_online_table_against_hand_computation(tmp_path):
     assert rows["env_steps"]["mean"] == 60  # (130 − 100) iterations × 2 steps
     assert rows["penalties"]["mean"] == 3.0  # 3 and 3
     assert rows["terminations"]["mean"] == 1.0
+    assert rows["risky_steps"]["mean"] == 2.0  # the first two steps of each seed
     assert rows["start_cvar"]["mean"] == 30.0  # 40 and 20
     assert rows["dip_cvar"]["mean"] == pytest.approx(((30 - 40) + (10 - 20)) / 2)
     assert rows["final_cvar"]["mean"] == 44.0  # 70 and 18

@@ -13,6 +13,8 @@ import numpy as np
 from ramac.experiments.runs import TRACED, Run
 from ramac.experiments.summaries import Summary, evaluation_cvar, groups, summarise
 
+RISKY_WINDOW = 100  # steps in the online figure's moving share of risky steps (the online phase's episode window)
+
 
 def _pyplot():
     import matplotlib
@@ -131,10 +133,11 @@ def write_figures(runs: list[Run], rows: list[dict[str, Any]], out: str) -> dict
             ax.legend()
             paths[f"frontier_{task}"] = _save(fig, os.path.join(out, "figures", f"frontier_{task}.png"))
             plt.close(fig)
-        # Online phases: evaluation CVaR₀.₁ and cumulative penalties against the environment steps taken online.
+        # Online phases: evaluation CVaR₀.₁, the share of risky steps (a moving window) and cumulative penalties
+        # against the environment steps taken online.
         online = {n: m for n, m in columns.items() if all(r.online is not None for r in m)}
         if online:
-            fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), constrained_layout=True)
+            fig, (left, middle, right) = plt.subplots(1, 3, figsize=(16, 4.2), constrained_layout=True)
             for index_, name in enumerate(names):
                 if name not in online:
                     continue
@@ -149,7 +152,13 @@ def write_figures(runs: list[Run], rows: list[dict[str, Any]], out: str) -> dict
                         left.plot(*zip(*points, strict=True), marker="o", ms=3, color=color, alpha=0.8, label=label)
                     steps = np.arange(1, len(record.step_penalties) + 1)
                     right.plot(steps, np.cumsum(record.step_penalties), color=color, alpha=0.8, label=label)
+                    window = min(RISKY_WINDOW, len(steps))
+                    if window:
+                        share = np.convolve(record.step_risky, np.ones(window) / window, mode="valid")
+                        middle.plot(steps[window - 1:], share, color=color, alpha=0.8, label=label)
             left.set(title="evaluation CVaR₀.₁ (each seed)", xlabel="online environment steps", ylabel="return")
+            middle.set(title=f"share of risky steps (last {RISKY_WINDOW} steps, each seed)",
+                       xlabel="online environment steps", ylabel="risky steps / steps")
             right.set(title="penalties paid while learning (each seed)", xlabel="online environment steps",
                       ylabel="cumulative penalties")
             left.legend(fontsize=8)

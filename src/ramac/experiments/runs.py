@@ -33,12 +33,14 @@ class ReportError(ValueError):
 @dataclass(frozen=True)
 class OnlineRecord:
     """A run's online phase (``online.json`` and ``online_steps.csv``, :mod:`ramac.callbacks.online`): where it
-    started, how many environment steps one iteration takes, and every step's iteration, penalty and termination."""
+    started, how many environment steps one iteration takes, and every step's iteration, penalty, risky state and
+    termination."""
 
     start_iteration: int
     steps_per_iteration: int
     step_iterations: np.ndarray  # [S] the iteration whose collection took each step
     step_penalties: np.ndarray  # [S] 1 where the step paid a penalty
+    step_risky: np.ndarray  # [S] 1 where the step was risky (a hazard state; the ring on the bandit)
     step_terminations: np.ndarray  # [S] 1 where the step ended its episode by termination (a fall on locomotion)
 
     def env_steps(self, iteration: int) -> int:
@@ -204,10 +206,10 @@ def read_online(folder: str) -> OnlineRecord | None:
         with open(steps, newline="") as handle:
             rows = list(csv.DictReader(handle))
         columns = {key: np.array([int(row[key]) for row in rows], dtype=np.int64)
-                   for key in ("iteration", "penalty", "terminated")}
+                   for key in ("iteration", "penalty", "risky", "terminated")}
         return OnlineRecord(int(content["start_iteration"]),
                             int(options["envs"]) * int(options["env_steps_per_update"]),
-                            columns["iteration"], columns["penalty"], columns["terminated"])
+                            columns["iteration"], columns["penalty"], columns["risky"], columns["terminated"])
     except (OSError, KeyError, ValueError, TypeError, json.JSONDecodeError) as error:
         raise ReportError(f"{folder}: unreadable online phase record ({type(error).__name__}: {error})") from None
 

@@ -204,7 +204,9 @@ def online_metrics(cvar_targets: tuple[float, ...] = ()) -> tuple[tuple[str, str
     """The online table's metrics, with two per CVaR₀.₁ target (the penalties paid to reach it, and how many seeds
     did)."""
     metrics = [("env_steps", "environment steps"), ("penalties", "penalties paid"),
-               ("terminations", "terminations (falls)"), ("start_cvar", "CVaR₀.₁ at the start"),
+               ("risky_steps", "risky steps (a hazard state; the ring on the bandit)"),
+               ("terminations", "terminations (falls; every step on the bandit)"),
+               ("start_cvar", "CVaR₀.₁ at the start"),
                ("dip_cvar", "lowest CVaR₀.₁ during the phase − the start's (the dip)"),
                ("final_cvar", "CVaR₀.₁ at the end"),
                ("penalties_to_start", "penalties paid until CVaR₀.₁ ≥ the start's (seeds that got there)"),
@@ -217,11 +219,11 @@ def online_metrics(cvar_targets: tuple[float, ...] = ()) -> tuple[tuple[str, str
 
 def online_rows(runs: list[Run], cvar_targets: tuple[float, ...] = ()) -> list[dict[str, Any]]:
     """The risk paid to learn online, per column of runs with an online phase (:class:`~ramac.experiments.runs.
-    OnlineRecord`), summarised over seeds as :func:`summarise` does. Per seed: its environment steps, penalties and
-    terminations; the CVaR₀.₁ of its evaluation at the phase's start (the offline checkpoint's last evaluation, where
-    the run resumed from one), the lowest one after it minus it (the dip, ≤ 0 when there is one) and the last one;
-    and, for the start's CVaR₀.₁ and each of ``cvar_targets``, the penalties paid before the first evaluation after
-    the start that reached it (over the seeds that did) and the count of those seeds."""
+    OnlineRecord`), summarised over seeds as :func:`summarise` does. Per seed: its environment steps, penalties,
+    risky steps and terminations; the CVaR₀.₁ of its evaluation at the phase's start (the offline checkpoint's last
+    evaluation, where the run resumed from one), the lowest one after it minus it (the dip, ≤ 0 when there is one) and
+    the last one; and, for the start's CVaR₀.₁ and each of ``cvar_targets``, the penalties paid before the first
+    evaluation after the start that reached it (over the seeds that did) and the count of those seeds."""
     rows = []
     for (task, column), members in sorted(groups([r for r in runs if r.online is not None]).items()):
         values: dict[str, list[float]] = defaultdict(list)
@@ -230,6 +232,7 @@ def online_rows(runs: list[Run], cvar_targets: tuple[float, ...] = ()) -> list[d
             assert online is not None
             values["env_steps"].append(online.env_steps(run.iteration))
             values["penalties"].append(float(online.step_penalties.sum()))
+            values["risky_steps"].append(float(online.step_risky.sum()))
             values["terminations"].append(float(online.step_terminations.sum()))
             values["final_cvar"].append(run.cvar)
             after = [(int(e["iteration"]), evaluation_cvar(e)) for e in run.history
