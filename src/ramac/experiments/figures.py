@@ -133,11 +133,14 @@ def write_figures(runs: list[Run], rows: list[dict[str, Any]], out: str) -> dict
             ax.legend()
             paths[f"frontier_{task}"] = _save(fig, os.path.join(out, "figures", f"frontier_{task}.png"))
             plt.close(fig)
-        # Online phases: evaluation CVaR₀.₁, the share of risky steps (a moving window) and cumulative penalties
-        # against the environment steps taken online.
+        # Online phases: evaluation CVaR₀.₁ (where the runs evaluate: not the bandit), the share of risky steps (a
+        # moving window) and cumulative penalties against the environment steps taken online.
         online = {n: m for n, m in columns.items() if all(r.online is not None for r in m)}
         if online:
-            fig, (left, middle, right) = plt.subplots(1, 3, figsize=(16, 4.2), constrained_layout=True)
+            evaluated = any(int(e["iteration"]) >= r.online.start_iteration  # type: ignore[union-attr]
+                            for m in online.values() for r in m for e in r.history)
+            fig, axes = plt.subplots(1, 2 + evaluated, figsize=(5.4 * (2 + evaluated), 4.2), constrained_layout=True)
+            *left, middle, right = axes
             for index_, name in enumerate(names):
                 if name not in online:
                     continue
@@ -149,19 +152,21 @@ def write_figures(runs: list[Run], rows: list[dict[str, Any]], out: str) -> dict
                     points = [(record.env_steps(int(e["iteration"])), evaluation_cvar(e)) for e in run.history
                               if int(e["iteration"]) >= record.start_iteration]
                     if points:
-                        left.plot(*zip(*points, strict=True), marker="o", ms=3, color=color, alpha=0.8, label=label)
+                        left[0].plot(*zip(*points, strict=True), marker="o", ms=3, color=color, alpha=0.8,
+                                     label=label)
                     steps = np.arange(1, len(record.step_penalties) + 1)
                     right.plot(steps, np.cumsum(record.step_penalties), color=color, alpha=0.8, label=label)
                     window = min(RISKY_WINDOW, len(steps))
                     if window:
                         share = np.convolve(record.step_risky, np.ones(window) / window, mode="valid")
                         middle.plot(steps[window - 1:], share, color=color, alpha=0.8, label=label)
-            left.set(title="evaluation CVaR₀.₁ (each seed)", xlabel="online environment steps", ylabel="return")
+            if left:
+                left[0].set(title="evaluation CVaR₀.₁ (each seed)", xlabel="online environment steps", ylabel="return")
             middle.set(title=f"share of risky steps (last {RISKY_WINDOW} steps, each seed)",
                        xlabel="online environment steps", ylabel="risky steps / steps")
             right.set(title="penalties paid while learning (each seed)", xlabel="online environment steps",
                       ylabel="cumulative penalties")
-            left.legend(fontsize=8)
+            axes[0].legend(fontsize=8)
             fig.suptitle(f"{task}: the online phase", fontsize=11)
             paths[f"online_{task}"] = _save(fig, os.path.join(out, "figures", f"online_{task}.png"))
             plt.close(fig)
