@@ -392,3 +392,18 @@ def test_the_online_table_against_hand_computation(tmp_path):
     assert "penalties paid until CVaR₀.₁ ≥ 50" in Path(paths["online.md"]).read_text()
     figures = write_figures(runs, table_rows(runs), str(tmp_path / "report"))
     assert Path(figures["online_hopper-medium-expert"]).stat().st_size > 5000
+    # runs that do not evaluate during the phase (the bandit) get no evaluation panel: two panels, not three
+    import matplotlib.pyplot as plt
+
+    with_evaluation = plt.imread(figures["online_hopper-medium-expert"]).shape[1]
+    for seed in (0, 1):
+        folder = tmp_path / "hopper-medium-expert" / "radac" / "default" / f"seed{seed}"
+        content = json.loads((folder / "eval.json").read_text())
+        content["history"] = content["history"][-1:]  # the last evaluation only, as the bandit's report has
+        (folder / "online.json").write_text(json.dumps(
+            {"options": {"envs": 2, "env_steps_per_update": 1}, "start_iteration": 140, "episodes": []}))
+        (folder / "eval.json").write_text(json.dumps(content))
+    runs, _ = find_runs([str(tmp_path)])
+    figures = write_figures(runs, table_rows(runs), str(tmp_path / "report-without-evaluation"))
+    without_evaluation = plt.imread(figures["online_hopper-medium-expert"]).shape[1]
+    assert without_evaluation == pytest.approx(with_evaluation * 2 / 3, rel=0.02)
