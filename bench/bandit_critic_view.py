@@ -31,7 +31,7 @@ from ramac.callbacks.checkpoint import read_checkpoint
 from ramac.cli.evaluate import config_without_fit_keys
 from ramac.cli.fit import build_cli
 from ramac.envs.bandit import RiskyBandit
-from ramac.objectives.risk import distort
+from ramac.objectives.risk import distort, empirical_distorted_value
 
 MEASURES = (("mean", "neutral", 0.1, None), ("CVaR0.1", "cvar", 0.1, None), ("CVaR0.25", "cvar", 0.25, None),
             ("0.5 mix", "mean_cvar", 0.1, 0.5), ("0.95 mix", "mean_cvar", 0.1, 0.95), ("Wang(-0.7)", "wang", 0.1, -0.7))
@@ -50,15 +50,10 @@ def exact_values(bandit: RiskyBandit, samples: int = 2_000_000, seed: int = 0) -
     """Each measure of the reward law's two modes (centre, ring), from ``samples`` sampled rewards per mode."""
     rng = np.random.default_rng(seed)
     contexts = np.zeros((samples, 2))
-    values = {}
-    rewards = []
-    for action in ((0.0, 0.0), (bandit.ring_radius, 0.0)):
-        drawn, _ = bandit.rewards(contexts, np.tile(action, (samples, 1)), rng)
-        rewards.append(torch.from_numpy(np.sort(drawn)))
-    for name, distortion, alpha, param in MEASURES:
-        levels = distort(LEVELS, distortion, alpha, param)
-        values[name] = tuple(float(r[(levels * samples).long().clamp(max=samples - 1)].mean()) for r in rewards)
-    return values
+    rewards = [torch.from_numpy(bandit.rewards(contexts, np.tile(action, (samples, 1)), rng)[0])
+               for action in ((0.0, 0.0), (bandit.ring_radius, 0.0))]
+    return {name: tuple(float(empirical_distorted_value(r, distortion, alpha, param)) for r in rewards)
+            for name, distortion, alpha, param in MEASURES}
 
 
 @torch.no_grad()
@@ -74,8 +69,7 @@ def critic_view(folder: str) -> dict[str, object]:
     obs = learner.obs_normalizer(torch.zeros(len(actions), 2))
 
     def values_at(levels: torch.Tensor) -> torch.Tensor:  # [L] -> [1 + RING_ANGLES, L], the lower of the twin heads
-        z = learner.critic(obs, actions, levels.float().expand(len(actions), -1)).double()
-        return z.amin(0) if z.dim() == 3 else z
+        return learner.critic(obs, actions, levels.float().expand(len(actions), -1)).double().amin(0)  # [E, B, L]
 
     view: dict[str, object] = {"folder": folder}
     for name, distortion, alpha, param in MEASURES:

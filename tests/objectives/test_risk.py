@@ -14,6 +14,7 @@ from ramac.objectives.risk import (
     cvar,
     distort,
     distortion_density,
+    empirical_distorted_value,
     power,
     risk_scale,
     wang,
@@ -119,6 +120,15 @@ def test_mean_cvar_mix_is_lambda_mean_plus_one_minus_lambda_cvar(mix):
     assert (weight * 10 * u).mean().item() == pytest.approx(value, abs=1e-5)
 
 
+def test_the_empirical_distorted_value_is_the_mean_and_the_lower_tail_mean():
+    samples = torch.tensor([5.0, -3.0, 2.0, 9.0, 0.0, 1.0, -7.0, 4.0, 6.0, 3.0], dtype=torch.float64)
+    assert float(empirical_distorted_value(samples, "neutral", 0.1)) == pytest.approx(2.0)  # 20 / 10
+    assert float(empirical_distorted_value(samples, "cvar", 0.2)) == pytest.approx(-5.0)  # (−7 − 3) / 2
+    assert float(empirical_distorted_value(samples, "mean_cvar", 0.2, 0.5)) == pytest.approx(-1.5)  # ½ 2 + ½ (−5)
+    with pytest.raises(ValueError, match="non-empty"):
+        empirical_distorted_value(samples[:0], "cvar", 0.1)
+
+
 def test_which_distortions_are_risk_averse():
     from ramac.objectives.risk import is_risk_averse
 
@@ -146,12 +156,10 @@ def test_which_bandit_mode_each_study_measure_prefers(distortion, alpha, param, 
     contexts = np.zeros((100_000, 2))
     centre = np.zeros((100_000, 2))
     ring = np.tile([[bandit.ring_radius, 0.0]], (100_000, 1))
-    levels = (torch.arange(20_000, dtype=torch.float64) + 0.5) / 20_000
-    distorted = distort(levels, distortion, alpha, param).numpy()
 
     def value(actions):
-        rewards = np.sort(bandit.rewards(contexts, actions, rng)[0])
-        return float(rewards[np.minimum((distorted * rewards.size).astype(int), rewards.size - 1)].mean())
+        rewards = torch.from_numpy(bandit.rewards(contexts, actions, rng)[0])
+        return float(empirical_distorted_value(rewards, distortion, alpha, param))
 
     ring_at, centre_at = value(ring), value(centre)
     assert ring_at == pytest.approx(ring_value, abs=0.05)

@@ -113,6 +113,20 @@ def is_risk_averse(distortion: Distortion, cvar_alpha: float, param: float | Non
     return bool((distort(levels, distortion, cvar_alpha, param) <= levels + 1e-12).all())
 
 
+def empirical_distorted_value(samples: Tensor, distortion: Distortion, cvar_alpha: float, param: float | None = None,
+                              levels: int = 20_000) -> Tensor:  # samples [n] -> []
+    r"""The distorted expectation ``E_u[Z(g(u))]`` of an empirical law, ``Z`` the quantile function of ``samples``
+    (``Z(τ)`` = the ``⌊τ n⌋``-th smallest sample), on ``levels`` mid-point levels ``u_l = (l + ½) / L``:
+    ``(1/L) Σ_l Z(g(u_l))``. With ``neutral`` it is the sample mean; with ``cvar`` at ``α`` (``α n`` a whole number,
+    ``α L`` too) the mean of the ``α n`` smallest samples."""
+    if samples.dim() != 1 or samples.numel() == 0:
+        raise ValueError(f"samples must be a non-empty [n] tensor, got {tuple(samples.shape)}")
+    ordered = samples.sort().values
+    grid = (torch.arange(levels, dtype=torch.float64) + 0.5) / levels
+    index = (distort(grid, distortion, cvar_alpha, param) * ordered.numel()).long().clamp(max=ordered.numel() - 1)
+    return ordered[index].mean()
+
+
 def distortion_density(levels: Tensor, distortion: Distortion, cvar_alpha: float, param: float | None = None,
                        clamp_max: float | None = None) -> Tensor:
     r"""Weight ``w(τ) = d g^{-1}(τ) / dτ`` of the quantile at level ``τ``, so that ``∫ w(τ) Z(τ) dτ = E_u[Z(g(u))]``
