@@ -26,7 +26,8 @@ RETURNS = {
 
 
 def make_run(root, algo: str, seed: int, returns: list[float], ood: float,
-             overrides: dict[str, str] | None = None, ood_by_kappa: dict[float, float] | None = None) -> None:
+             overrides: dict[str, str] | None = None, ood_by_kappa: dict[float, float] | None = None,
+             hazard: dict[str, float] | None = None) -> None:
     variant = ",".join(f"{k}={v}" for k, v in (overrides or {}).items()) or "default"
     folder = root / "hopper-medium-expert" / algo / variant / f"seed{seed}"
     folder.mkdir(parents=True)
@@ -34,7 +35,7 @@ def make_run(root, algo: str, seed: int, returns: list[float], ood: float,
                                                   "overrides": overrides or {}}))
     last = {"iteration": 2000.0, "return_mean": float(np.mean(returns)), "ood_action_rate": ood,
             "d4rl_normalized_score": 1.0, "returns": returns,
-            **{f"ood_action_rate_kappa_{k:g}": v for k, v in (ood_by_kappa or {}).items()}}
+            **{f"ood_action_rate_kappa_{k:g}": v for k, v in (ood_by_kappa or {}).items()}, **(hazard or {})}
     (folder / "eval.json").write_text(json.dumps({"meta": {"env_id": "Hopper-v5"}, "history": [last]}))
     (folder / "done.json").write_text("{}")
 
@@ -89,6 +90,22 @@ def test_the_kappa_table_summarises_each_threshold_over_seeds(tmp_path):
     table = Path(paths["ood_kappa.md"]).read_text()
     assert "OOD action rate at κ = 10" in table and "0.700 ± 0.100" in table
     assert "## OOD action rate at other detector thresholds κ" in Path(paths["report.md"]).read_text()
+
+
+def test_the_hazard_table_summarises_penalties_and_risky_steps_over_seeds(tmp_path):
+    for seed, (penalties, risky) in enumerate(((0.4, 0.013), (1.0, 0.031), (1.6, 0.043))):
+        make_run(tmp_path, "radac", seed, RETURNS[("radac", seed)], ood=0.1,
+                 hazard={"penalties_per_episode": penalties, "risky_state_rate": risky})
+    make_run(tmp_path, "bc", 0, RETURNS[("bc", 0)], ood=0.1)  # an evaluation without a hazard
+    runs, _ = find_runs([str(tmp_path)])
+    rows = {(r["column"], r["metric"]): r for r in table_rows(runs)}
+    assert rows[("radac", "penalties")]["mean"] == pytest.approx(1.0)
+    assert rows[("radac", "penalties")]["se"] == pytest.approx(0.6 / math.sqrt(3))  # sd of (0.4, 1.0, 1.6) is 0.6
+    assert rows[("radac", "risky")]["mean"] == pytest.approx(0.029)
+    assert ("bc", "penalties") not in rows and ("bc", "risky") not in rows
+    paths = write_report(runs, [], str(tmp_path / "report"))
+    assert "| penalties per episode |" in Path(paths["hazard.md"]).read_text()
+    assert "## Hazard: penalties paid and risky steps" in Path(paths["report.md"]).read_text()
 
 
 def test_written_tables_and_a_broken_run_is_listed(runs_root):

@@ -13,6 +13,7 @@ from collections import defaultdict
 from ramac.experiments.runs import Run
 from ramac.experiments.summaries import (
     BANDIT_METRICS,
+    HAZARD_METRICS,
     METRICS,
     OOD_KAPPA_METRICS,
     OOD_METRICS,
@@ -33,10 +34,10 @@ from ramac.experiments.tables import by_column_table, latex_table, markdown_tabl
 
 def write_report(runs: list[Run], problems: list[tuple[str, str]], out: str,
                  cvar_targets: tuple[float, ...] = ()) -> dict[str, str]:
-    """Tables (``table1``/``table2``/``ood_kappa``/``scores``/``bandit``/``paired``/``selection``/``online`` as
-    .md/.csv/.tex; ``seeds``, each locomotion run's curve, as .md/.csv) and ``report.md`` into ``out``; returns the
-    paths (the figures: :func:`ramac.experiments.figures.write_figures`). ``cvar_targets``: the CVaR₀.₁ levels of
-    the online table (:func:`~ramac.experiments.summaries.online_rows`)."""
+    """Tables (``table1``/``table2``/``ood_kappa``/``scores``/``hazard``/``bandit``/``paired``/``selection``/
+    ``online`` as .md/.csv/.tex; ``seeds``, each locomotion run's curve, as .md/.csv) and ``report.md`` into ``out``;
+    returns the paths (the figures: :func:`ramac.experiments.figures.write_figures`). ``cvar_targets``: the CVaR₀.₁
+    levels of the online table (:func:`~ramac.experiments.summaries.online_rows`)."""
     os.makedirs(out, exist_ok=True)
     rows = table_rows(runs)
     special = {"bandit": bandit_rows(rows), "paired": paired_rows(runs), "selection": selection_rows(runs),
@@ -44,6 +45,7 @@ def write_report(runs: list[Run], problems: list[tuple[str, str]], out: str,
     paths: dict[str, str] = {}
     for name, metrics, digits in (("table1", METRICS, 2), ("table2", OOD_METRICS, 3),
                                   ("ood_kappa", OOD_KAPPA_METRICS, 3), ("scores", SCORE_METRICS, 1),
+                                  ("hazard", HAZARD_METRICS, 3),
                                   ("bandit", BANDIT_METRICS, 3), ("paired", PAIRED_METRICS, 3),
                                   ("selection", SELECTION_METRICS, 1), ("online", online_metrics(cvar_targets), 1)):
         selected = special[name] if name in special else [r for r in rows if r["metric"] in dict(metrics)]
@@ -78,7 +80,9 @@ def write_report(runs: list[Run], problems: list[tuple[str, str]], out: str,
         handle.write(provenance(runs, problems) + "\n\n")
         for name, title in (("table1", "Return: mean and CVaR₀.₁"), ("table2", "OOD action rate"),
                             ("ood_kappa", "OOD action rate at other detector thresholds κ (the ranking's stability)"),
-                            ("scores", "Normalised score"), ("bandit", "Bandit: where the sampled actions fall"),
+                            ("scores", "Normalised score"),
+                            ("hazard", "Hazard: penalties paid and risky steps in the final evaluation"),
+                            ("bandit", "Bandit: where the sampled actions fall"),
                             ("paired", "Seed-paired differences between the columns of one algorithm"),
                             ("selection", "Checkpoint selection: each rule's figure, re-evaluated on fresh episodes"),
                             ("online", "Online phase: the risk paid to learn (penalties, falls, the dip in CVaR₀.₁)"),

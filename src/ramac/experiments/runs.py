@@ -76,6 +76,8 @@ class Run:
     data_sha256: str | None = None  # the training data's checksum (DataModule.describe), from the run's hparams.yaml
     ood_by_kappa: dict[float, float] = field(default_factory=dict)  # final evaluation's OOD rate at each κ recorded
     online: OnlineRecord | None = None  # the online phase, where the run had one
+    penalties: float | None = None  # final evaluation: penalties per episode (locomotion runs with a hazard)
+    risky: float | None = None  # final evaluation: share of steps that were risky (a hazard state or action)
 
 
 def lower_tail_mean(values: list[float] | np.ndarray, alpha: float = CVAR_ALPHA) -> float:
@@ -178,7 +180,8 @@ def read_run(folder: str) -> Run:
                        mean=float(last["return_mean"]), cvar=lower_tail_mean(returns), returns=list(returns),
                        ood=last.get("ood_action_rate"), normalized=last.get("d4rl_normalized_score"),
                        env_id=content.get("meta", {}).get("env_id"), history=content["history"],
-                       trace=read_trace(folder), ood_by_kappa=_ood_by_kappa(last), online=read_online(folder))
+                       trace=read_trace(folder), ood_by_kappa=_ood_by_kappa(last), online=read_online(folder),
+                       penalties=last.get("penalties_per_episode"), risky=last.get("risky_state_rate"))
         if os.path.isfile(bandit):
             with open(bandit) as handle:
                 content = json.load(handle)

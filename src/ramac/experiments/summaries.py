@@ -91,6 +91,8 @@ OOD_METRICS = (("ood", "OOD action rate (bandit: share between the modes)"),)
 REPORTED_KAPPAS = (1.0, 3.0, 5.0, 10.0)  # the κ table: how the OOD ranking moves with the detector's threshold
 OOD_KAPPA_METRICS = tuple((f"ood_kappa_{kappa:g}", f"OOD action rate at κ = {kappa:g}") for kappa in REPORTED_KAPPAS)
 SCORE_METRICS = (("normalized", "D4RL-normalised score"),)
+HAZARD_METRICS = (("penalties", "penalties per episode"),
+                  ("risky", "risky-step rate (steps whose state, or action for the energy hazard, is risky)"))
 BANDIT_METRICS = (("share_safe", "share in the safe centre"), ("share_ring", "share on the risky ring"),
                   ("share_between", "share between the modes"), ("mean", "reward mean"),
                   ("cvar_per_seed", "reward CVaR₀.₁ (per seed, then mean)"))
@@ -107,6 +109,8 @@ def table_rows(runs: list[Run]) -> list[dict[str, Any]]:
                       **{f"share_{k}": [r.shares[k] for r in members if r.shares] for k in SHARES},
                       "ood": [r.ood for r in members if r.ood is not None],
                       "normalized": [r.normalized for r in members if r.normalized is not None],
+                      "penalties": [r.penalties for r in members if r.penalties is not None],
+                      "risky": [r.risky for r in members if r.risky is not None],
                       **{f"ood_kappa_{kappa:g}": [r.ood_by_kappa[kappa] for r in members if kappa in r.ood_by_kappa]
                          for kappa in REPORTED_KAPPAS}}
         pooled = lower_tail_mean([x for r in members for x in r.returns])
