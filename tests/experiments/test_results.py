@@ -13,6 +13,7 @@ import pytest
 from ramac.experiments.runs import find_runs
 from ramac.experiments.summaries import (
     BANDIT_METRICS,
+    HAZARD_METRICS,
     METRICS,
     OOD_METRICS,
     PAIRED_METRICS,
@@ -63,12 +64,19 @@ def test_the_bandit_tables_are_the_report_of_the_committed_runs(sweeps):
 
 
 @pytest.mark.parametrize("sweeps", [("hopper-pilot",),
-                                    ("hopper-study", "hopper-study-radac", "hopper-study-radac-normalized")])
+                                    ("hopper-study", "hopper-study-radac", "hopper-study-radac-normalized"),
+                                    ("energy-hopper",)])  # the energy hazard (issue 32's check)
 def test_the_hopper_tables_are_the_report_of_the_committed_runs(sweeps):
     rows = rows_of(*sweeps)
     table1 = markdown_table([r for r in rows if r["metric"] in dict(METRICS)], METRICS, 2)
     table2 = markdown_table([r for r in rows if r["metric"] == "ood"], OOD_METRICS, 3)
     assert table1 in readme_results() and table2 in readme_results()
+
+
+def test_the_energy_hazard_table_is_the_report_of_the_committed_runs():
+    rows = rows_of("energy-hopper")
+    table = markdown_table([r for r in rows if r["metric"] in dict(HAZARD_METRICS)], HAZARD_METRICS, 3)
+    assert table in readme_results()
 
 
 def test_the_studys_per_run_table_is_the_report_of_the_committed_runs():
