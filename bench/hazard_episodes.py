@@ -21,6 +21,8 @@ import os
 
 import numpy as np
 
+from ramac.data.statistics import episode_sums
+
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
@@ -28,17 +30,10 @@ def episode_table(rewards: np.ndarray, risky: np.ndarray, penalised: np.ndarray,
                   penalty: float) -> dict[str, np.ndarray]:
     """Per complete episode (rows up to the last ``episode_ends`` flag): length, risky share, penalties paid, the
     return as relabelled and the return without the penalties (``Σ r − penalty · #penalised``)."""
-    ends = np.flatnonzero(episode_ends)
-    starts = np.concatenate([[0], ends[:-1] + 1])
-    lengths = ends - starts + 1
-
-    def per_episode(values: np.ndarray) -> np.ndarray:
-        cumulative = np.concatenate([[0.0], np.cumsum(values, dtype=np.float64)])
-        return cumulative[ends + 1] - cumulative[starts]
-
-    penalties = per_episode(penalised.astype(np.float64))
-    returns = per_episode(rewards)
-    return {"length": lengths, "risky_share": per_episode(risky.astype(np.float64)) / lengths,
+    lengths = episode_sums(np.ones(len(rewards)), episode_ends)
+    penalties = episode_sums(penalised.astype(np.float64), episode_ends)
+    returns = episode_sums(rewards, episode_ends)
+    return {"length": lengths, "risky_share": episode_sums(risky.astype(np.float64), episode_ends) / lengths,
             "penalties": penalties, "return": returns, "return_unpenalised": returns - penalty * penalties}
 
 

@@ -5,6 +5,7 @@ import pytest
 import torch
 from helpers.tiny import TinyData
 
+from ramac.data.statistics import episode_sums
 from ramac.data.transitions import Transitions, TransitionSampler
 
 
@@ -82,3 +83,10 @@ def test_reward_scale_multiplies_the_training_rewards_and_names_itself():
     assert "rewards × 10" in scaled.transitions.source
     with pytest.raises(ValueError, match=r"data\.reward_scale must be > 0"):
         BanditDataModule(reward_scale=0.0)
+
+
+def test_episode_sums_add_each_complete_episode_and_leave_the_trailing_rows_out():
+    values = np.array([1.0, 2.0, 3.0, 10.0, 20.0, 5.0, 7.0])
+    ends = np.array([False, False, True, False, True, False, False])  # episodes 0-2 and 3-4; rows 5-6 unfinished
+    np.testing.assert_array_equal(episode_sums(values, ends), [6.0, 30.0])
+    assert episode_sums(values, np.zeros(7, dtype=bool)).size == 0

@@ -90,6 +90,7 @@ def test_the_seed_paired_differences_are_the_report_of_the_committed_runs(sweeps
     table = by_column_table(paired_rows(runs_of(*sweeps)), PAIRED_METRICS, 3, key_label="difference")
     assert table in readme_results()
 
+
 def test_the_online_table_is_the_report_of_the_committed_runs():
     table = by_column_table(online_rows(runs_of("online-bandit")), online_metrics(), 1, key_label="column")
     assert table in readme_results()

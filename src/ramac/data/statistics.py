@@ -9,14 +9,19 @@ import numpy as np
 from ramac.data.transitions import Transitions
 
 
+def episode_sums(values: np.ndarray, episode_ends: np.ndarray) -> np.ndarray:  # [R], [R] bool -> [episodes]
+    """``Σ values`` over each complete episode (the rows up to and including each ``episode_ends`` flag)."""
+    ends = np.flatnonzero(episode_ends)
+    cumulative = np.concatenate([[0.0], np.cumsum(values, dtype=np.float64)])
+    starts = np.concatenate([[0], ends[:-1] + 1]) if ends.size else np.zeros(0, dtype=np.int64)
+    return cumulative[ends + 1] - cumulative[starts]
+
+
 def episode_returns(transitions: Transitions) -> tuple[np.ndarray, int]:
     """Undiscounted returns of the complete episodes, and the length of a trailing unfinished one."""
     ends = np.flatnonzero(transitions.episode_ends)
-    cumulative = np.concatenate([[0.0], np.cumsum(transitions.rewards, dtype=np.float64)])
-    starts = np.concatenate([[0], ends[:-1] + 1]) if ends.size else np.zeros(0, dtype=np.int64)
-    returns = cumulative[ends + 1] - cumulative[starts]
     trailing = len(transitions) - (int(ends[-1]) + 1 if ends.size else 0)
-    return returns, trailing
+    return episode_sums(transitions.rewards, transitions.episode_ends), trailing
 
 
 def dataset_statistics(transitions: Transitions, risky: np.ndarray | None = None,
