@@ -46,3 +46,36 @@ def test_released_loop_resumes_where_an_uninterrupted_run_would_be(repo_root, tm
     straight = run(tmp_path / "straight", 20)
     assert [h["iteration"] for h in resumed] == [10.0, 20.0]
     assert resumed == straight
+
+
+@pytest.mark.skipif(not os.path.isfile(os.path.join(RELEASED, "agents", "radac.py")),
+                    reason="set RAMAC_RELEASED_REPO to a KaiFukazawa/RAMAC checkout (and make hopper-medium-expert)")
+def test_released_code_in_lockstep_equals_ramacs_update(repo_root, tmp_path):
+    """Issue 28 item 1: from one full checkpoint, on the same batches and random numbers, ramac's RADAC (released
+    pairing) and the released agents/radac.py stay equal to float32 rounding, before and after the risk term starts
+    (iteration 6 here), and the released code consumes exactly the draws ramac made (the script checks it)."""
+    run = tmp_path / "run"
+    fit = ["fit", "--conf_dir", os.path.join(repo_root, "conf"), "--algo", "radac", "--task", "hopper-medium-expert",
+           "--trainer.max_steps", "4", "--trainer.callbacks", "[]", "--trainer.logger", "false",
+           "--trainer.default_root_dir", str(run), "--model.init_args.quantile_pairing", "released",
+           "--model.init_args.risk_warmup_iterations", "6", "--model.init_args.ema_start_iteration", "2",
+           "--model.init_args.ema_every", "2", "--model.init_args.critic_lr", "3e-4"]
+    from ramac.cli.fit import main
+
+    main(fit)
+    out = tmp_path / "lockstep.json"
+    cmd = [sys.executable, os.path.join(repo_root, "bench", "released_lockstep.py"), "--official-repo", RELEASED,
+           "--config", str(run / "config.yaml"), "--checkpoint", str(run / "checkpoints" / "last.ckpt"),
+           "--iterations", "8", "--out", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=repo_root)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with open(out) as handle:
+        records = json.load(handle)["records"]
+    assert [r["iteration"] for r in records] == list(range(4, 12))
+    assert [r["ramac"]["risk_weight"] for r in records] == [0.0] * 3 + [pytest.approx(0.05)] * 5
+    for r in records:
+        for key in ("bc_loss", "actor_loss", "critic_loss"):
+            assert r["ramac"][key] == pytest.approx(r["released"][key], rel=1e-5, abs=1e-6), (r["iteration"], key)
+        if r["ramac"]["cvar_val"] is not None:
+            assert r["ramac"]["cvar_val"] == pytest.approx(r["released"]["cvar_val"], rel=1e-5)
+        assert max(r["gap_ramac_released"].values()) < 1e-5, r
