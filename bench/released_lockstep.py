@@ -25,7 +25,8 @@ A second released agent (the control) starts from the same state with every weig
 gets the same batches and draws: its distance from the first is how far rounding alone carries two identical loops.
 Per iteration the script records both loops' losses (critic, BC, CVaR at the policy's actions, actor) and the largest
 parameter difference of each network (actor, EMA actor, critics, target critics) relative to the network's largest
-weight, ramac against released and control against released. Written whole to ``--out`` (JSON) at the end.
+weight, ramac against released and control against released. Written whole to ``--out`` (JSON) at the end, with a
+figure of the gaps beside it (``--out`` with ``.png``; ``--figure-only`` redraws it from an existing JSON).
 """
 
 from __future__ import annotations
@@ -170,15 +171,52 @@ def ramac_draws(model: Any, generator_state: Tensor, batch_size: int) -> tuple[l
     return levels, noise
 
 
+def figure(path: str) -> str:
+    """The parameter gaps of a lockstep JSON against the iteration (log scale), one panel per network."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(path) as handle:
+        result = json.load(handle)
+    records = result["records"]
+    iterations = [r["iteration"] for r in records]
+    names = list(records[0]["gap_ramac_released"])
+    fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.2), constrained_layout=True, sharey=True)
+    for ax, name in zip(axes, names, strict=True):
+        ax.semilogy(iterations, [r["gap_ramac_released"][name] for r in records], label="ramac − released")
+        ax.semilogy(iterations, [r["gap_control_released"][name] for r in records],
+                    label="released + 1 ulp − released (control)", alpha=0.8)
+        switch = next((r["iteration"] for r in records if r["ramac"]["risk_weight"] > 0), None)
+        if switch is not None:
+            ax.axvline(switch, color="grey", linestyle=":", linewidth=1)
+        ax.set(title=name, xlabel="iteration")
+    axes[0].set_ylabel("max |Δθ| / max |θ|")
+    axes[0].legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"lockstep from {result.get('config', result.get('run'))} at iteration {result['start']}", fontsize=8)
+    image = os.path.splitext(path)[0] + ".png"
+    fig.savefig(image, dpi=110)
+    return image
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--official-repo", required=True, help="checkout of KaiFukazawa/RAMAC")
-    parser.add_argument("--config", required=True, help="a ramac RADAC run's config.yaml")
-    parser.add_argument("--checkpoint", required=True, help="a full checkpoint of that run (with the optimizers)")
+    parser.add_argument("--official-repo", help="checkout of KaiFukazawa/RAMAC")
+    parser.add_argument("--config", help="a ramac RADAC run's config.yaml")
+    parser.add_argument("--checkpoint", help="a full checkpoint of that run (with the optimizers)")
     parser.add_argument("--iterations", type=int, default=300)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--figure-only", action="store_true", help="redraw the figure of an existing --out")
     args = parser.parse_args()
+    if args.figure_only:
+        print(figure(args.out))
+        return
+    missing = [f"--{name.replace('_', '-')}" for name in ("official_repo", "config", "checkpoint")
+               if getattr(args, name) is None]
+    if missing:
+        parser.error(f"{', '.join(missing)} required (all but --figure-only need them)")
     torch.set_num_threads(args.threads)
 
     sys.path.insert(0, os.path.abspath(args.official_repo))
@@ -299,7 +337,7 @@ def main() -> None:
     with open(args.out + ".tmp", "w") as handle:
         json.dump(result, handle, indent=1)
     os.replace(args.out + ".tmp", args.out)
-    print(f"wrote {args.out}")
+    print(f"wrote {args.out} and {figure(args.out)}")
 
 
 if __name__ == "__main__":

@@ -161,6 +161,21 @@ def test_fit_with_rollout_evaluation_writes_metrics_and_plot(repo_root, tmp_path
     assert [p.name for p in (tmp_path / "best").iterdir()] == [f"best-step={int(best['iteration'])}.ckpt"]
 
 
+def test_rollout_evaluation_also_evaluates_at_the_listed_iterations(repo_root, tmp_path):
+    import json
+
+    path = write_d4rl_file(tmp_path / "hopper.hdf5", rollout_arrays(episodes=10, max_steps=30))
+    main(["fit", "--config", os.path.join(repo_root, "conf", "hopper.yaml"), *SMALL,
+          "--trainer.default_root_dir", str(tmp_path / "run"), "--data.source", "file", "--data.path", str(path),
+          "--trainer.callbacks.every_n_iterations", "10", "--trainer.callbacks.at_iterations", "[3, 10, 14]",
+          "--trainer.callbacks.episodes", "2", "--trainer.callbacks.horizon", "20"])
+    report = json.loads((tmp_path / "run" / "eval.json").read_text())
+    assert [h["iteration"] for h in report["history"]] == [3.0, 10.0, 14.0, 20.0]  # 10 once
+    from ramac.callbacks import RolloutEvaluation
+    with pytest.raises(ValueError, match="at_iterations must be iterations >= 1"):
+        RolloutEvaluation(at_iterations=[0, 5])
+
+
 def test_evaluate_command_is_deterministic(repo_root, tmp_path):
     import json
 

@@ -48,20 +48,25 @@ class RolloutEvaluation(pl.Callback):
         keep_checkpoints: also write the weights evaluated at each evaluation point,
             ``checkpoints/eval-<iteration>.ckpt`` in the run's (each member's) folder, for the checkpoint-selection
             protocols of ``ramac select`` (:mod:`ramac.experiments.selection`).
+        at_iterations: further iterations to evaluate at besides the period's (e.g. densely after the risk term
+            starts: ``[10010, 10020, 10050, 10100]``).
     """
 
     def __init__(self, episodes: int = 10, every_n_iterations: int = 50_000, horizon: int | None = None,
                  seed: int = 1_000_000, cvar_alpha: float = 0.1, ood_neighbours: int = 10,
                  ood_kappa: float = 3.0, env_workers: int = 1, ood_max_actions: int | None = None,
-                 keep_checkpoints: bool = False) -> None:
+                 keep_checkpoints: bool = False, at_iterations: list[int] | None = None) -> None:
         if episodes < 1 or every_n_iterations < 1 or env_workers < 1:
             raise ValueError("RolloutEvaluation: episodes, every_n_iterations and env_workers must be >= 1")
+        if at_iterations is not None and any(not isinstance(i, int) or i < 1 for i in at_iterations):
+            raise ValueError(f"RolloutEvaluation: at_iterations must be iterations >= 1, got {at_iterations}")
         if ood_max_actions is not None and ood_max_actions < 1:
             raise ValueError(f"RolloutEvaluation: ood_max_actions must be >= 1 or None, got {ood_max_actions}")
         self.episodes, self.every, self.horizon, self.seed = episodes, every_n_iterations, horizon, seed
         self.cvar_alpha, self.ood_neighbours, self.ood_kappa = cvar_alpha, ood_neighbours, ood_kappa
         self.env_workers, self.ood_max_actions = env_workers, ood_max_actions
         self.keep_checkpoints = keep_checkpoints
+        self.at_iterations = frozenset(at_iterations or ())
         # per evaluated learner (one, or each member), per evaluation: the figures and the episodes' returns
         self.histories: list[list[dict[str, Any]]] = [[]]
         self.detector: NearestNeighbourOOD | None = None
@@ -84,7 +89,7 @@ class RolloutEvaluation(pl.Callback):
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
-        if pl_module.iteration % self.every == 0:
+        if pl_module.iteration % self.every == 0 or pl_module.iteration in self.at_iterations:
             self.evaluate(trainer, pl_module)
 
     @property
