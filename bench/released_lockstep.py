@@ -25,8 +25,9 @@ A second released agent (the control) starts from the same state with every weig
 gets the same batches and draws: its distance from the first is how far rounding alone carries two identical loops.
 Per iteration the script records both loops' losses (critic, BC, CVaR at the policy's actions, actor) and the largest
 parameter difference of each network (actor, EMA actor, critics, target critics) relative to the network's largest
-weight, ramac against released and control against released. Written whole to ``--out`` (JSON) at the end, with a
-figure of the gaps beside it (``--out`` with ``.png``; ``--figure-only`` redraws it from an existing JSON).
+weight, ramac against released and control against released. Written to ``--out`` (JSON; every iteration for the
+first 100, then every 10th) at the end, with a figure of the gaps beside it (``--out`` with ``.png``;
+``--figure-only`` redraws it from an existing JSON).
 """
 
 from __future__ import annotations
@@ -169,6 +170,23 @@ def ramac_draws(model: Any, generator_state: Tensor, batch_size: int) -> tuple[l
     levels = [taus.view(-1, 1), target_taus.view(-1, 1), risk_taus.view(-1, 1)]
     noise = [*ema_noise.unbind(0), *policy_noise.unbind(0), timesteps, bc_noise]
     return levels, noise
+
+
+def compact(result: dict[str, Any], dense: int = 100, every: int = 10) -> dict[str, Any]:
+    """What is written: every iteration's record for the first ``dense`` iterations, then every ``every``-th, with
+    figures to 6 significant digits (the full record of 1000 iterations is about 1 MB)."""
+    def rounded(value: Any) -> Any:
+        if isinstance(value, float):
+            return float(f"{value:.6g}")
+        if isinstance(value, dict):
+            return {key: rounded(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [rounded(item) for item in value]
+        return value
+
+    records = result["records"]
+    kept = [r for i, r in enumerate(records) if i < dense or i % every == 0 or i == len(records) - 1]
+    return rounded({**result, "records": kept, "kept": f"iterations 0-{dense - 1} after the start, then every {every}"})
 
 
 def figure(path: str) -> str:
@@ -335,7 +353,7 @@ def main() -> None:
               "records": records}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out + ".tmp", "w") as handle:
-        json.dump(result, handle, indent=1)
+        json.dump(compact(result), handle, separators=(",", ":"))
     os.replace(args.out + ".tmp", args.out)
     print(f"wrote {args.out} and {figure(args.out)}")
 
