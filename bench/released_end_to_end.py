@@ -11,7 +11,8 @@ the raw CVaR₀.₁, no ramp), except the schedule of ramac's committed ``quanti
 lr 3e-4 (released 1e-5), target rate 0.05 (released 0.005), 30k iterations. It seeds as ``main.py`` does
 (``torch.manual_seed``, ``np.random.seed``), feeds the released ``OfflineReplayDataset`` the arrays ramac trains on (the
 zoo's hopper-medium-expert with its hazard labels; ``--zoo-generation``), and calls the released ``agent.train`` for
-``--eval-every`` iterations at a time, as ``main.py``'s loop does. At each of those points the released policy
+``--eval-every`` iterations at a time, as ``main.py``'s loop does (and to each of ``--eval-at``, e.g. densely after the
+switch). At each of those points the released policy
 (``agent.actor.sample``, the online actor, as the released ``sample_action``) is evaluated by
 ``ramac.evaluation.evaluate_learner`` with the settings of ramac's study runs (50 episodes, hazard-wrapped Hopper-v5,
 horizon 500, episode seeds 1 000 000 + i, OOD detector k = 10, κ = 3 on 5000 sampled actions); the evaluation draws
@@ -132,7 +133,8 @@ def _train(args: argparse.Namespace, out: str) -> None:
     config = {"released_code": {"path": os.path.abspath(args.official_repo), "commit": commit},
               "data": data.describe(), "seed": args.seed, "iterations": args.iterations,
               "risk_from": args.risk_from, "critic_lr": args.critic_lr, "target_rate": args.target_rate,
-              "eval_every": args.eval_every, "episodes": args.episodes, "threads": args.threads}
+              "eval_every": args.eval_every, "eval_at": args.eval_at, "episodes": args.episodes,
+              "threads": args.threads}
     _write_json(os.path.join(out, "config.json"), config)
 
     torch.manual_seed(args.seed)  # main.py's seeding, before the agent is built
@@ -156,7 +158,9 @@ def _train(args: argparse.Namespace, out: str) -> None:
     train_csv = os.path.join(out, "train.csv")
     with EnvPool(data.env_id, data.hazard, horizon) as pool:
         while agent.step < args.iterations:
-            chunk = min(args.eval_every, args.iterations - agent.step)
+            upcoming = [i for i in args.eval_at if i > agent.step]
+            next_point = min([(agent.step // args.eval_every + 1) * args.eval_every, args.iterations, *upcoming])
+            chunk = next_point - agent.step
             start = time.perf_counter()
             metric = agent.train(buffer, iterations=chunk, batch_size=256)
             seconds = time.perf_counter() - start
@@ -245,6 +249,7 @@ def main() -> None:
     run.add_argument("--critic-lr", type=float, default=3e-4)
     run.add_argument("--target-rate", type=float, default=0.05)
     run.add_argument("--eval-every", type=int, default=5000)
+    run.add_argument("--eval-at", type=int, nargs="*", default=[], help="further iterations to evaluate at")
     run.add_argument("--episodes", type=int, default=50)
     run.add_argument("--eval-seed", type=int, default=1_000_000, help="ramac's RolloutEvaluation seed")
     run.add_argument("--tail", type=int, default=100, help="iterations averaged per chunk in train.csv")
