@@ -184,3 +184,17 @@ def test_mlflow_logger_keeps_the_csv_metrics_and_fills_its_store(repo_root, tmp_
     history = client.get_metric_history(run.info.run_id, "train/actor/bc_loss")
     assert {m.step: m.value for m in history} == pytest.approx(csv_loss)
     assert run.data.params["risk_weight"] == "0.5"  # the hyperparameters too
+
+
+@pytest.mark.parametrize("path", ["last", "file"])
+def test_resume_refuses_learner_options_other_than_the_checkpoints(repo_root, tmp_path, path):
+    """LightningCLI puts a checkpoint's saved options over the config's; ramac refuses the difference in one line
+    instead of dropping the config's value (``last`` and a file path alike), and resumes when they agree."""
+    fit(repo_root, tmp_path / "run", "--trainer.max_steps", "10")
+    ckpt = "last" if path == "last" else str(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    with pytest.raises(ValueError, match=r"--ckpt_path .*: the config sets model\.init_args\.risk_weight=0\.25 but "
+                                         r"the checkpoint was trained with 0\.5; a resume continues its run"):
+        fit(repo_root, tmp_path / "run", "--trainer.max_steps", "20", "--ckpt_path", ckpt,
+            "--model.init_args.risk_weight", "0.25")
+    fit(repo_root, tmp_path / "run", "--trainer.max_steps", "20", "--ckpt_path", ckpt)
+    assert load(tmp_path / "run" / "checkpoints" / "last.ckpt")["ramac"]["iteration"] == 20

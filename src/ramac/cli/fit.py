@@ -61,6 +61,29 @@ class IterationProgressBar(RichProgressBar):
         return f"Epoch {current_epoch} (run: {self.trainer.max_steps:,} iterations)"
 
 
+#: learner options the resume check leaves alone: linked from the data at instantiation, or checked with their own
+#: message (the seed: :meth:`ramac.learners.base.OfflineLearner.on_load_checkpoint`)
+_CKPT_UNCHECKED = frozenset({"obs_dim", "action_dim", "max_action", "seed"})
+
+
+def _model_options(config: Any) -> dict[str, Any]:
+    """The learner's options in a parsed config (``model.init_args``), with its class path."""
+    model = config.get("model")
+    if model is None:
+        return {}
+    options = dict(vars(model.init_args)) if getattr(model, "init_args", None) is not None else {}
+    return {**options, "class_path": getattr(model, "class_path", None)}
+
+
+def _comparable(value: Any) -> Any:
+    """Tuples and lists alike, namespaces as dicts (a saved hyperparameter against its parsed config value)."""
+    if isinstance(value, tuple | list):
+        return [_comparable(item) for item in value]
+    if hasattr(value, "__dict__") and not isinstance(value, type):
+        return {key: _comparable(item) for key, item in vars(value).items()}
+    return value
+
+
 class RamacCLI(LightningCLI):
     """LightningCLI with the data dimensions linked into the learner and a fixed checkpoint folder."""
 
@@ -82,6 +105,35 @@ class RamacCLI(LightningCLI):
         # One checkpoint folder per run directory (not per logger version), so `--ckpt_path last`
         # finds the previous run's last.ckpt.
         parser.link_arguments("trainer.default_root_dir", "checkpoint.dirpath", compute_fn=_checkpoint_dir)
+
+    def _parse_ckpt_path(self) -> None:
+        """Lightning's (a checkpoint path given as a file puts the learner options saved in it over the config's;
+        ``last`` is resolved here to ``<default_root_dir>/checkpoints/last.ckpt`` so that it is treated alike),
+        refusing a config whose learner options differ from the checkpoint's: a resume continues the run it
+        resumes, and LightningCLI would otherwise drop the config's values without a word."""
+        subcommand = self.config.get("subcommand")
+        if not subcommand:
+            return
+        config = self.config[subcommand]
+        given = config.get("ckpt_path")
+        if given == "last":  # Lightning resolves it later, so its options would go unchecked (and unapplied)
+            root = config.get("trainer", {}).get("default_root_dir") or "."
+            config["ckpt_path"] = os.path.join(_checkpoint_dir(root), "last.ckpt")
+        before = _model_options(config)
+        try:
+            super()._parse_ckpt_path()
+        finally:
+            self.config[subcommand]["ckpt_path"] = given
+        after = _model_options(self.config[subcommand])
+        changed = [key for key, value in before.items()
+                   if key in after and value is not None and key not in _CKPT_UNCHECKED
+                   and _comparable(value) != _comparable(after[key])]
+        if changed:
+            options = ", ".join(f"model.init_args.{key}={before[key]!r}" for key in changed)
+            saved = ", ".join(f"{after[key]!r}" for key in changed)
+            raise ValueError(f"--ckpt_path {given}: the config sets {options} but the checkpoint was trained with "
+                             f"{saved}; a resume continues its run with the run's own options (start a new run to "
+                             "change them)")
 
     def instantiate_classes(self) -> None:
         """Lightning's, and with ``--members`` the :class:`~ramac.learners.members.Members` of the configured
