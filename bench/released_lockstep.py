@@ -248,12 +248,13 @@ def main() -> None:
     from ramac.learners import RADAC
 
     ckpt = args.checkpoint
-    if "optimizer_states" not in read_checkpoint(ckpt):
+    checkpoint = read_checkpoint(ckpt)
+    if "optimizer_states" not in checkpoint:
         raise SystemExit(f"{ckpt}: a weights-only checkpoint (the evaluation points' are); the lockstep needs the "
                          "optimizers too: rerun the run's config to that iteration (`ramac fit --config "
                          "RUN/config.yaml --trainer.max_steps N --trainer.callbacks '[]' --trainer.default_root_dir "
                          "DIR`, bit-identical) and pass DIR/checkpoints/last.ckpt")
-    start = int(read_checkpoint(ckpt)["ramac"]["iteration"])
+    start = int(checkpoint["ramac"]["iteration"])
     cli = build_cli(["--config", config_without_fit_keys(args.config),
                      "--trainer.logger", "false"], run=False)
     model, data = cli.model, cli.datamodule
@@ -271,7 +272,8 @@ def main() -> None:
                               n_timesteps=hp.diffusion_steps, lr_actor=hp.actor_lr, lr_critic=hp.critic_lr,
                               alpha_cvar=hp.cvar_alpha, ema_decay=hp.ema_decay, grad_norm=hp.max_grad_norm,
                               eta=hp.risk_weight, step_start_ema=hp.ema_start_iteration,
-                              update_ema_every=hp.ema_every, q_clip_range=tuple(hp.target_clip),
+                              update_ema_every=hp.ema_every,
+                              q_clip_range=tuple(hp.target_clip) if hp.target_clip is not None else None,
                               lambda_bc=hp.bc_weight, eta_warmup_steps=hp.risk_warmup_iterations,
                               eta_ramp_steps=hp.risk_ramp_iterations)
         agent.step = start
@@ -302,11 +304,10 @@ def main() -> None:
                 copy_state(pairs["critics"], critic_opt, [agent.critic1_optimizer, agent.critic2_optimizer])
                 copy_state(pairs["ema actor"], None, [])
                 copy_state(pairs["target critics"], None, [])
-            with torch.no_grad():  # the control: every weight one float32 ulp away
-                for agent in (control,):
-                    for module in (agent.actor, agent.critic1, agent.critic2):
-                        for p in module.parameters():
-                            p.copy_(torch.nextafter(p, torch.full_like(p, float("inf"))))
+            with torch.no_grad():  # the control: every trained weight one float32 ulp away
+                for module in (control.actor, control.critic1, control.critic2):
+                    for p in module.parameters():
+                        p.copy_(torch.nextafter(p, torch.full_like(p, float("inf"))))
         metrics = update(batch, generator)
         b = batch.observations.shape[0]
         buffer.batch = (batch.observations, batch.actions, batch.next_observations, batch.rewards.view(-1, 1),
