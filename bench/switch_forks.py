@@ -6,7 +6,8 @@
 Issue 28, item 1. A ramac run draws its batches and random numbers from a generator seeded by (seed, iteration)
 (``OfflineLearner.iteration_generator``), so continuing a full checkpoint under another seed changes every draw after
 it and nothing before. For each ``--seeds`` value this copies the checkpoint with that seed written in (its
-``ramac.seed`` and the learner's ``seed`` hyperparameter: ``ramac fit`` refuses to resume a checkpoint under another
+``ramac.seed``, the learner's ``seed`` hyperparameter and any ``--model-option``: ``ramac fit --ckpt_path`` takes the
+learner's options from the checkpoint, and it refuses to resume a checkpoint under another
 seed, which is right for a resume and is exactly what a fork is not) and runs ``ramac fit --config
 OUT/seed<SEED>/fork-config.yaml --ckpt_path FORK``: the run's config with that seed, ``--until`` iterations, the
 run's evaluation every ``--every`` iterations and at ``--at``, any ``--model-option`` changed, in ``OUT/seed<SEED>/``
@@ -27,13 +28,18 @@ import torch
 import yaml
 
 
-def fork(checkpoint: str, seed: int, path: str) -> None:
-    """``checkpoint`` with ``seed`` as its learner's seed, written whole to ``path``."""
+def fork(checkpoint: str, seed: int, model: dict[str, object], path: str) -> None:
+    """``checkpoint`` with ``seed`` as its learner's seed and the ``model`` options in its hyperparameters, written
+    whole to ``path`` (``ramac fit --ckpt_path`` takes the learner's options from the checkpoint: LightningCLI)."""
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     if "optimizer_states" not in state:
         raise SystemExit(f"{checkpoint}: weights only; a fork needs the full state (optimizers included)")
     state["ramac"]["seed"] = seed
     state["hyper_parameters"]["seed"] = seed
+    unknown = sorted(set(model) - set(state["hyper_parameters"]))
+    if unknown:
+        raise SystemExit(f"{checkpoint}: --model-option {', '.join(unknown)}: not an option of its learner")
+    state["hyper_parameters"].update(model)
     torch.save(state, path + ".tmp")
     os.replace(path + ".tmp", path)
 
@@ -98,7 +104,7 @@ def main() -> None:
         resume = os.path.join(folder, "checkpoints", "last.ckpt")
         forked = os.path.join(folder, "fork.ckpt")
         if not os.path.exists(resume):
-            fork(args.checkpoint, seed, forked)
+            fork(args.checkpoint, seed, model, forked)
         config = fork_config(args.config, seed, args.until, args.every, args.at, model, folder)
         cmd = [ramac, "fit", "--config", config, "--ckpt_path", resume if os.path.exists(resume) else forked]
         print(" ".join(cmd), flush=True)
