@@ -322,10 +322,10 @@ def main() -> None:
                 raise RuntimeError(f"lockstep: the released code left {len(replay.levels)} level and "
                                    f"{len(replay.noise)} noise draws of ramac's unused")
             out[name] = {key: values[0] for key, values in losses.items()}
-        gaps = {name: relative_gap(pairs) for name, pairs in networks(released).items()}
-        control_nets = networks(control)
+        nets, control_nets = networks(released), networks(control)
+        gaps = {name: relative_gap(pairs) for name, pairs in nets.items()}
         control_gaps = {name: relative_gap(pairs, [theirs for _, theirs, _ in control_nets[name]])
-                        for name, pairs in networks(released).items()}
+                        for name, pairs in nets.items()}
         ours = {"critic_loss": float(metrics["train/critic/loss"]), "bc_loss": float(metrics["train/actor/bc_loss"]),
                 "actor_loss": float(metrics["train/actor/loss"]),
                 "cvar_val": float(metrics["train/actor/risk"]) if "train/actor/risk" in metrics else None,

@@ -36,10 +36,7 @@ def fork(checkpoint: str, seed: int, model: dict[str, object], path: str) -> Non
         raise SystemExit(f"{checkpoint}: weights only; a fork needs the full state (optimizers included)")
     state["ramac"]["seed"] = seed
     state["hyper_parameters"]["seed"] = seed
-    unknown = sorted(set(model) - set(state["hyper_parameters"]))
-    if unknown:
-        raise SystemExit(f"{checkpoint}: --model-option {', '.join(unknown)}: not an option of its learner")
-    state["hyper_parameters"].update(model)
+    state["hyper_parameters"].update(model)  # names checked against the run's config in fork_config
     torch.save(state, path + ".tmp")
     os.replace(path + ".tmp", path)
 
@@ -103,9 +100,9 @@ def main() -> None:
         os.makedirs(folder, exist_ok=True)
         resume = os.path.join(folder, "checkpoints", "last.ckpt")
         forked = os.path.join(folder, "fork.ckpt")
+        config = fork_config(args.config, seed, args.until, args.every, args.at, model, folder)
         if not os.path.exists(resume):
             fork(args.checkpoint, seed, model, forked)
-        config = fork_config(args.config, seed, args.until, args.every, args.at, model, folder)
         cmd = [ramac, "fit", "--config", config, "--ckpt_path", resume if os.path.exists(resume) else forked]
         print(" ".join(cmd), flush=True)
         subprocess.run(cmd, check=True)
