@@ -145,3 +145,28 @@ def test_algo_set_reaches_only_its_algorithms_cells_and_wins_over_set(tmp_path):
     assert bc_args[bc_args.index("--trainer.max_steps") + 1] == "100"
     assert "--model.init_args.diffusion_steps" not in bc_args
     assert radac.folder.endswith(os.path.join("radac", "default", "seed0"))  # not part of the folder name
+
+
+def test_only_selects_cells_by_task_algo_seed_and_grid_value_in_sweep_order(tmp_path):
+    sweep = load_sweep(write(tmp_path, "name: s\ntasks: [bandit]\nalgos: [radac, bc]\nseeds: 3\n"
+                                       "grid: {model.init_args.quantile_pairing: [standard, released]}\n"), CONF)
+    cells = sweep.cells()
+    labels = [c.label for c in sweep.select(cells, ["algo=radac", "quantile_pairing=released", "seed=2,0"])]
+    assert labels == ["bandit/radac/model.init_args.quantile_pairing=released/seed0",
+                      "bandit/radac/model.init_args.quantile_pairing=released/seed2"]
+    full_key = sweep.select(cells, ["model.init_args.quantile_pairing=standard"])
+    assert [c.folder for c in full_key] == [c.folder for c in cells if "standard" in c.folder]
+    assert len(sweep.select(cells, ["task=bandit"])) == len(cells) == 12
+
+
+@pytest.mark.parametrize(("filters", "message"), [
+    (["algo"], r"--only 'algo': expected KEY=VALUE"),
+    (["=bc"], r"--only '=bc': expected KEY=VALUE"),
+    (["risk_weight=1"], r"--only 'risk_weight=1': unknown key 'risk_weight'; expected one of \['algo', "),
+    (["algo=cql"], r"--only algo=cql: matches none of the 2 cells of sweep 's'"),
+])
+def test_bad_only_filters_get_one_line_errors(tmp_path, filters, message):
+    sweep = load_sweep(write(tmp_path, "name: s\ntasks: [bandit]\nalgos: [bc]\nseeds: 2\n"), CONF)
+    with pytest.raises(SweepError, match=message) as error:
+        sweep.select(sweep.cells(), filters)
+    assert "\n" not in str(error.value)

@@ -124,6 +124,17 @@ set:
     assert [o.status for o in run_sweep(sweep, CONF, serial=True)] == ["skipped", "skipped"]
 
 
+def test_a_sweep_run_with_only_runs_its_selection_in_the_full_sweeps_folders(tmp_path):
+    sweep = load_sweep(sweep_file(tmp_path, "subset", "algos: [bc]\nseeds: 3\nset:\n  trainer.max_steps: 10\n"
+                                  "  data.init_args.dataset_size: 256\n"), CONF)
+    chosen = sweep.select(sweep.cells(), ["seed=1"])
+    outcomes = run_sweep(sweep, CONF, serial=True, cells=chosen)
+    assert [(o.label, o.status) for o in outcomes] == [(chosen[0].label, "done")]
+    assert [os.path.isfile(os.path.join(c.folder, "done.json")) for c in sweep.cells()] == [False, True, False]
+    rest = run_sweep(sweep, CONF, serial=True)  # the full sweep skips the cell --only ran
+    assert [o.status for o in rest] == ["done", "skipped", "done"]
+
+
 def test_a_cell_another_process_runs_is_left_to_it(tmp_path):
     sweep = load_sweep(sweep_file(tmp_path, "twice", "algos: [bc]\nseeds: [0]\nset:\n  trainer.max_steps: 10\n"), CONF)
     cell = sweep.cells()[0]

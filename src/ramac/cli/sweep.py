@@ -1,7 +1,10 @@
-"""``ramac sweep SWEEP.yaml [--address ADDR] [--conf_dir DIR] [--num_cpus N]``: run a sweep on Ray with a live view.
+"""``ramac sweep SWEEP.yaml [--address ADDR] [--conf_dir DIR] [--num_cpus N] [--serial] [--only KEY=VALUE...]``: run a
+sweep on Ray with a live view.
 
-Rerunning the same command resumes the sweep (:mod:`ramac.experiments.engine`). Exit status 1 when a cell failed
-(each failure is printed with its log's tail), 0 otherwise.
+Rerunning the same command resumes the sweep (:mod:`ramac.experiments.engine`). ``--only`` runs a subset of its
+cells, in the same folders (``--only algo=bc seed=1,2``: :meth:`~ramac.experiments.spec.Sweep.select`); its
+``outcomes.json`` then lists those cells. Exit status 1 when a cell failed (each failure is printed with its log's
+tail), 0 otherwise.
 """
 
 from __future__ import annotations
@@ -55,19 +58,23 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--num_cpus", type=int, default=None, help="CPUs of the embedded Ray (default: all)")
     parser.add_argument("--serial", action="store_true",
                         help="run the cells one after another without Ray (e.g. a second sweep beside a Ray sweep)")
+    parser.add_argument("--only", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="run only the cells matching every filter (task, algo, seed or a grid key; "
+                             "comma-separated values: --only algo=bc,cql seed=1)")
     args = parser.parse_args(argv)
     if args.serial and (args.address or args.num_cpus):
         parser.error("--serial runs the cells without Ray; --address and --num_cpus do not apply to it")
     sweep = load_sweep(args.sweep_file, args.conf_dir)
-    cells = sweep.cells()
+    cells = sweep.select(sweep.cells(), args.only) if args.only else sweep.cells()
     console = Console()
-    console.print(f"sweep {sweep.name}: {len(cells)} runs in {sweep.folder} "
+    console.print(f"sweep {sweep.name}: {len(cells)} runs in {sweep.folder}"
+                  f"{' (--only ' + ' '.join(args.only) + ')' if args.only else ''} "
                   f"({sweep.cpus_per_run:g} CPU, {sweep.gpus_per_run:g} GPU each; "
                   f"{_where(args.serial, args.address)})")
     with Live(console=console, refresh_per_second=1, transient=False) as live:
         outcomes = run_sweep(sweep, args.conf_dir, args.address,
                              on_update=lambda states, start: live.update(_view(sweep, cells, states, start)),
-                             num_cpus=args.num_cpus, serial=args.serial)
+                             num_cpus=args.num_cpus, serial=args.serial, cells=cells)
     console.line()
     os.makedirs(sweep.folder, exist_ok=True)
     write_atomic(os.path.join(sweep.folder, "outcomes.json"), outcome_record(outcomes))

@@ -238,12 +238,14 @@ def progress(cell: Cell) -> tuple[int, int | None]:
 
 def run_sweep(sweep: Sweep, conf_dir: str = "conf", address: str | None = None,
               on_update: Callable[[dict[str, CellOutcome | None], float], None] | None = None,
-              num_cpus: int | None = None, serial: bool = False) -> list[CellOutcome]:
+              num_cpus: int | None = None, serial: bool = False,
+              cells: list[Cell] | None = None) -> list[CellOutcome]:
     """Run every cell of ``sweep`` on Ray and return the outcomes in cell order. ``on_update(states, start)`` is
     called about once a second with each cell's outcome (``None`` while queued or running). ``serial`` runs the
     cells one after another from this process instead, without Ray (the same files; for a second sweep beside a
-    Ray sweep on one machine, or where Ray is not installed)."""
-    cells = sweep.cells()
+    Ray sweep on one machine, or where Ray is not installed). ``cells`` runs only those (``Sweep.select``; every
+    cell of ``sweep`` when ``None``)."""
+    cells = sweep.cells() if cells is None else cells
     states: dict[str, CellOutcome | None] = {}
     pending = []
     for cell in cells:

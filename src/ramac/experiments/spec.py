@@ -116,6 +116,35 @@ class Sweep:
         return out
 
 
+    def select(self, cells: list[Cell], filters: list[str]) -> list[Cell]:
+        """The cells of ``cells`` that match every filter ``KEY=VALUE[,VALUE...]`` (``ramac sweep --only``), in their
+        order. KEY is ``task``, ``algo``, ``seed`` or a grid key (in full or its last part, as in the folder names);
+        a value matches as written in the cell's folder name (``quantile_pairing=released``, ``seed=2``,
+        ``algo=bc,cql``). A malformed filter, an unknown key or a selection of no cell is a :class:`SweepError`."""
+        grid_keys = [key for tied in self.grid for key in tied.split("+")]
+        known = {"task", "algo", "seed", *grid_keys, *map(_short, grid_keys)}
+        wanted: dict[str, set[str]] = {}
+        for text in filters:
+            key, sep, values = text.partition("=")
+            if not sep or not key or not values:
+                raise SweepError(f"--only {text!r}: expected KEY=VALUE[,VALUE...]")
+            if key not in known:
+                raise SweepError(f"--only {text!r}: unknown key '{key}'; expected one of "
+                                 f"{sorted(known)}")
+            wanted.setdefault(key, set()).update(values.split(","))
+
+        def fields(cell: Cell) -> dict[str, str]:
+            out = {"task": cell.task, "algo": cell.algo, "seed": str(cell.seed)}
+            for key, value in cell.overrides:
+                out[key] = out[_short(key)] = _slug(value)
+            return out
+
+        chosen = [cell for cell in cells if all(fields(cell).get(key) in values for key, values in wanted.items())]
+        if not chosen:
+            raise SweepError(f"--only {' '.join(filters)}: matches none of the {len(cells)} cells of sweep "
+                             f"'{self.name}'")
+        return chosen
+
     def groups(self, cells: list[Cell]) -> list[list[Cell]]:
         """``cells`` as the processes that train them: one cell each, or with ``members_per_run`` N the cells that
         differ only by seed, N at a time in the sweep's seed order (the first group starts first)."""
