@@ -15,13 +15,16 @@ from ramac.experiments.summaries import (
     BANDIT_METRICS,
     HAZARD_METRICS,
     METRICS,
+    OOD_KAPPA_METRICS,
     OOD_METRICS,
     PAIRED_METRICS,
+    SELECTION_METRICS,
     bandit_rows,
     online_metrics,
     online_rows,
     paired_rows,
     seed_rows,
+    selection_rows,
     table_rows,
 )
 from ramac.experiments.tables import by_column_table, markdown_table, seed_table
@@ -65,7 +68,8 @@ def test_the_bandit_tables_are_the_report_of_the_committed_runs(sweeps):
 
 @pytest.mark.parametrize("sweeps", [("hopper-pilot",),
                                     ("hopper-study", "hopper-study-radac", "hopper-study-radac-normalized"),
-                                    ("energy-hopper",)])  # the energy hazard (issue 32's check)
+                                    ("energy-hopper",),  # the energy hazard (issue 32's check)
+                                    ("halfcheetah-study",)])  # issue 30
 def test_the_hopper_tables_are_the_report_of_the_committed_runs(sweeps):
     rows = rows_of(*sweeps)
     table1 = markdown_table([r for r in rows if r["metric"] in dict(METRICS)], METRICS, 2)
@@ -73,10 +77,19 @@ def test_the_hopper_tables_are_the_report_of_the_committed_runs(sweeps):
     assert table1 in readme_results() and table2 in readme_results()
 
 
-def test_the_energy_hazard_table_is_the_report_of_the_committed_runs():
-    rows = rows_of("energy-hopper")
+@pytest.mark.parametrize("sweep", ["energy-hopper", "halfcheetah-study"])
+def test_the_hazard_table_is_the_report_of_the_committed_runs(sweep):
+    rows = rows_of(sweep)
     table = markdown_table([r for r in rows if r["metric"] in dict(HAZARD_METRICS)], HAZARD_METRICS, 3)
     assert table in readme_results()
+
+
+def test_the_halfcheetah_kappa_and_selection_tables_are_the_report_of_the_committed_runs():
+    runs = runs_of("halfcheetah-study")
+    rows = table_rows(runs)
+    kappa = markdown_table([r for r in rows if r["metric"] in dict(OOD_KAPPA_METRICS)], OOD_KAPPA_METRICS, 3)
+    selection = by_column_table(selection_rows(runs), SELECTION_METRICS, 1, key_label="column · rule")
+    assert kappa in readme_results() and selection in readme_results()
 
 
 def test_the_studys_per_run_table_is_the_report_of_the_committed_runs():
