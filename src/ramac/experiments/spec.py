@@ -115,7 +115,6 @@ class Sweep:
                 out.append(Cell(task, algo, seed, overrides, folder, tuple(self.algo_fixed.get(algo, {}).items())))
         return out
 
-
     def select(self, cells: list[Cell], filters: list[str]) -> list[Cell]:
         """The cells of ``cells`` that match every filter ``KEY=VALUE[,VALUE...]`` (``ramac sweep --only``), in their
         order. KEY is ``task``, ``algo``, ``seed`` or a grid key (in full or its last part, as in the folder names);
@@ -129,8 +128,7 @@ class Sweep:
             if not sep or not key or not values:
                 raise SweepError(f"--only {text!r}: expected KEY=VALUE[,VALUE...]")
             if key not in known:
-                raise SweepError(f"--only {text!r}: unknown key '{key}'; expected one of "
-                                 f"{sorted(known)}")
+                raise SweepError(f"--only {text!r}: unknown key '{key}'; expected one of {sorted(known)}")
             wanted.setdefault(key, set()).update(values.split(","))
 
         def fields(cell: Cell) -> dict[str, str]:
