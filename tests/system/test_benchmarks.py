@@ -1,4 +1,5 @@
-"""Benchmark scripts as smoke tests: the GPU members benchmark on the CPU (issue 27), the released loop (issue 28)."""
+"""Benchmark scripts as smoke tests: the GPU members benchmark on the CPU (issue 27), the released loop and the
+risky-step count of the committed runs (issue 28)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,26 @@ def test_gpu_members_benchmark_runs_on_the_cpu_for_every_learner(repo_root):
     for _, task, members, per_iteration, per_member, captured in rows:
         assert task == "hopper" and float(per_iteration) > 0 and captured == "not built"
         assert abs(float(per_member) * int(members) - float(per_iteration)) < 0.02 * float(per_iteration) + 0.01
+
+
+def test_every_released_pairing_run_ends_with_more_risky_steps_than_at_its_switch(repo_root):
+    """docs/results/collapse.md: in all eleven released-pairing runs (ramac's on both data generations, the released
+    code's) the risky-step share at 30k is above the switch's (10k); the committed eval.json files say so."""
+    ramac = os.path.join(repo_root, "results", "sweeps", "{}", "hopper-medium-expert", "radac",
+                         "quantile_pairing=released", "seed{}")
+    folders = [ramac.format("hopper-released-gen2", s) for s in range(3)]
+    folders += [ramac.format("hopper-study-radac", s) for s in range(5)]
+    folders += [os.path.join(repo_root, "results", "released", "hopper-medium-expert", f"seed{s}") for s in range(3)]
+    if not all(os.path.isfile(os.path.join(f, "eval.json")) for f in folders):
+        pytest.skip("the released-pairing runs are not all committed")
+    cmd = [sys.executable, os.path.join(repo_root, "bench", "risky_steps.py"), "--switch", "10000", *folders]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines()[-1].endswith(": 11 of 11 runs"), done.stdout[-2000:]
+    switches = [line for line in done.stdout.splitlines() if "switch → last" in line]
+    shares = [[float(x) for x in line.split("risky steps ")[1].split(" %")[0].split(" → ")] for line in switches]
+    assert min(b for b, _ in shares) >= 5.0 and max(b for b, _ in shares) < 23.5  # 5–23 % at 10k
+    assert min(a for _, a in shares) >= 20.0 and max(a for _, a in shares) < 39.5  # 20–39 % at 30k
 
 
 RELEASED = os.environ.get("RAMAC_RELEASED_REPO", "")
