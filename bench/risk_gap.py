@@ -10,7 +10,7 @@ exploits the critic's extrapolation finds actions the critic rates above the dat
 turns positive. For each run folder this prints, at every evaluation, the window means of the two (the logged rows of
 the ``--window`` iterations up to the evaluation), the relative gap, the critic's mean quantile (``z_mean``, whether the
 critic is still rising) and the evaluation's OOD rate and return mean; then, over every evaluation of every run given,
-the rank correlation (Spearman) of the relative gap with the OOD rate. docs/results/halfcheetah.md cites it:
+the rank correlation (Spearman, SciPy's) of the relative gap with the OOD rate. docs/results/halfcheetah.md cites it:
 
     python bench/risk_gap.py results/sweeps/halfcheetah-study/halfcheetah-medium-expert/radac/*/seed*
 """
@@ -18,42 +18,18 @@ the rank correlation (Spearman) of the relative gap with the OOD rate. docs/resu
 from __future__ import annotations
 
 import argparse
-import json
-import os
 
-from ramac.experiments.runs import read_trace
+from scipy import stats
 
-POLICY, DATA, CRITIC = "train/actor/risk", "train/critic/risk_at_data", "train/critic/z_mean"
+from ramac.experiments.runs import TRACED, ReportError, read_run
+
+POLICY, DATA, CRITIC = TRACED  # train/actor/risk, train/critic/risk_at_data, train/critic/z_mean
 
 
 def window_mean(rows: list[tuple[int, float]], end: int, width: int) -> float:
     """The mean of the logged values at steps in ``(end − width, end]``; NaN when none was logged there."""
     values = [v for s, v in rows if end - width < s <= end]
     return sum(values) / len(values) if values else float("nan")
-
-
-def ranks(values: list[float]) -> list[float]:
-    """Ranks from 1 in ascending order, ties given their mean rank."""
-    order = sorted(range(len(values)), key=values.__getitem__)
-    out = [0.0] * len(values)
-    start = 0
-    while start < len(order):
-        end = start
-        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
-            end += 1
-        for i in order[start:end + 1]:
-            out[i] = (start + end) / 2 + 1
-        start = end + 1
-    return out
-
-
-def spearman(x: list[float], y: list[float]) -> float:
-    """Spearman's ρ: Pearson's correlation of the ranks."""
-    rx, ry = ranks(x), ranks(y)
-    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
-    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
-    var = (sum((a - mx) ** 2 for a in rx) * sum((b - my) ** 2 for b in ry)) ** 0.5
-    return cov / var if var else float("nan")
 
 
 def main() -> None:
@@ -63,20 +39,18 @@ def main() -> None:
     args = parser.parse_args()
     gaps, oods = [], []
     for folder in args.folders:
-        trace = read_trace(folder, (POLICY, DATA, CRITIC))
-        if POLICY not in trace or DATA not in trace:
+        try:
+            run = read_run(folder)
+        except ReportError as error:
+            raise SystemExit(str(error)) from None
+        if POLICY not in run.trace or DATA not in run.trace:
             raise SystemExit(f"{folder}: no {POLICY} and {DATA} in its metrics.csv (not a RADAC or RAFMAC run, or "
                              "its risk term never started)")
-        path = os.path.join(folder, "eval.json")
-        if not os.path.isfile(path):
-            raise SystemExit(f"{folder}: no eval.json (not a finished locomotion run)")
-        with open(path) as handle:
-            evaluations = sorted(json.load(handle)["history"], key=lambda e: e["iteration"])
         print(folder)
-        for e in evaluations:
+        for e in sorted(run.history, key=lambda e: e["iteration"]):
             step = int(e["iteration"])
-            policy, data = (window_mean(trace[k], step, args.window) for k in (POLICY, DATA))
-            critic = window_mean(trace.get(CRITIC, []), step, args.window)
+            policy, data = (window_mean(run.trace[k], step, args.window) for k in (POLICY, DATA))
+            critic = window_mean(run.trace.get(CRITIC, []), step, args.window)
             relative = (policy - data) / abs(data) if data else float("nan")
             print(f"  {step:>7}  risk at policy {policy:9.2f}  at data {data:9.2f}  relative gap {relative:+7.3f}  "
                   f"z_mean {critic:8.2f}  OOD {e['ood_action_rate'] * 100:5.1f} %  return {e['return_mean']:8.1f}")
@@ -84,7 +58,7 @@ def main() -> None:
                 gaps.append(relative)
                 oods.append(e["ood_action_rate"])
     print(f"Spearman ρ(relative gap, OOD rate) over {len(gaps)} evaluations of {len(args.folders)} runs: "
-          f"{spearman(gaps, oods):+.2f}")
+          f"{stats.spearmanr(gaps, oods).statistic:+.2f}")
 
 
 if __name__ == "__main__":
