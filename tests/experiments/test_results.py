@@ -110,26 +110,39 @@ def test_the_online_table_is_the_report_of_the_committed_runs():
     assert table in readme_results()
 
 
-OFFLINE_PREFIX = [  # (a run with an online phase from iteration 3000, the offline run it extends), under results/sweeps
-    ("online-bandit/bandit/radac/default/seed0", "regularizers-bandit/bandit/radac/regularizer=bc/seed0"),
-    ("online-bandit/bandit/diffusion_ql/default/seed0", "bandit-study/bandit/diffusion_ql/default/seed0"),
-    ("online-bandit/bandit/bc/default/seed0", "bandit-study/bandit/bc/default/seed0"),
+SAME_UNTIL = [  # (run, the run it departs from, the first iteration at which they may differ), under results/sweeps
+    # an online phase from iteration 3000 and the offline run it extends: the phase draws nothing before it starts
+    # (docs/results/online.md cites the offline runs' shares as the phase's starting point)
+    ("online-bandit/bandit/radac/default/seed0", "regularizers-bandit/bandit/radac/regularizer=bc/seed0", 3000),
+    ("online-bandit/bandit/diffusion_ql/default/seed0", "bandit-study/bandit/diffusion_ql/default/seed0", 3000),
+    ("online-bandit/bandit/bc/default/seed0", "bandit-study/bandit/bc/default/seed0", 3000),
+    # RADAC without the released ±300 TD-target clip and with it: the same run until the first TD target of a batch
+    # passes 300, in iterations 7001-7050 (standard pairing) or 8301-8350 (released pairing; "step" counts from 0),
+    # and another run from there (docs/results/halfcheetah.md, the clip test)
+    ("halfcheetah-clip/halfcheetah-medium-expert/radac/quantile_pairing=standard/seed0",
+     "halfcheetah-study/halfcheetah-medium-expert/radac/quantile_pairing=standard/seed0", 7000),
+    ("halfcheetah-clip/halfcheetah-medium-expert/radac/quantile_pairing=released/seed0",
+     "halfcheetah-study/halfcheetah-medium-expert/radac/quantile_pairing=released/seed0", 8300),
 ]
 
 
-@pytest.mark.parametrize(("online", "offline"), OFFLINE_PREFIX)
-def test_an_online_run_is_its_offline_run_until_the_phase_starts(online, offline):
-    """The online phase draws nothing before it starts: every loss the two runs logged before iteration 3000 is the
-    same to the last digit (docs/results/online.md cites the offline runs' shares as the phase's starting point)."""
+@pytest.mark.parametrize(("run", "reference", "split"), SAME_UNTIL)
+def test_a_run_is_the_run_it_departs_from_until_its_change_acts(run, reference, split):
+    """Every loss the two runs logged before ``split`` is the same to the last digit; the first logged after it
+    differs (so the change is what acts there, not a difference of seed, data or machine)."""
     logged = []
-    for folder in (online, offline):
+    for folder in (run, reference):
         path = os.path.join(REPO, "results", "sweeps", folder, "lightning_logs", "version_0", "metrics.csv")
         if not os.path.isfile(path):
             pytest.skip(f"not committed: {folder}")
         with open(path, newline="") as handle:
-            logged.append({(row["step"], key): value for row in csv.DictReader(handle)
-                           for key, value in row.items() if "loss" in key and value and int(row["step"]) < 3000})
-    assert len(logged[0]) >= 60 and logged[0] == logged[1]  # every 50 iterations, one loss or more
+            logged.append({(int(row["step"]), key): value for row in csv.DictReader(handle)
+                           for key, value in row.items() if "loss" in key and value})
+    before = [{k: v for k, v in losses.items() if k[0] < split} for losses in logged]
+    assert len(before[0]) >= 60 and before[0] == before[1]  # every 50 iterations, one loss or more
+    first_after = min(step for step, _ in logged[0] if step >= split)
+    assert {k: v for k, v in logged[0].items() if k[0] == first_after} != \
+        {k: v for k, v in logged[1].items() if k[0] == first_after}
 
 
 def test_the_reference_table_is_the_committed_runs_metrics():
