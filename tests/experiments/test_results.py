@@ -208,19 +208,26 @@ def test_the_readmes_headline_table_is_the_report_of_the_committed_runs():
         assert cell(column, "mean") in published and cell(column, "cvar_per_seed") in published, published
 
 
+def calibrations(*names: str) -> list[dict]:
+    """The committed ``ramac calibrate`` outputs ``results/calibration/<name>.json``, in order (skips if one is not)."""
+    paths = [os.path.join(REPO, "results", "calibration", f"{name}.json") for name in names]
+    missing = [path for path in paths if not os.path.isfile(path)]
+    if missing:
+        pytest.skip(f"not committed: {missing[0]}")
+    loaded = []
+    for path in paths:
+        with open(path) as handle:
+            loaded.append(json.load(handle))
+    return loaded
+
+
 def test_the_halfcheetah_radac_critics_sit_at_the_td_target_clip_and_oraacs_does_not():
     """docs/results/halfcheetah.md: on the same 20 calibration pairs every RADAC critic's 0.9-quantile is within 5 of
     the released ±300 clip at every pair, although the pairs' Monte-Carlo mean returns span 446–681, while ORAAC's
     (no clip) spreads over more than 200; RADAC's predicted CVaR₀.₁ is 4.5–5.3 Monte-Carlo σ below the returns'."""
-    folder = os.path.join(REPO, "results", "calibration")
-    names = {column: f"halfcheetah-study-{column}-seed0-last.json"
-             for column in ("radac-standard", "radac-released", "radac-normalized", "oraac")}
-    if not all(os.path.isfile(os.path.join(folder, name)) for name in names.values()):
-        pytest.skip("the HalfCheetah calibrations are not committed")
-    loaded = {}
-    for column, name in names.items():
-        with open(os.path.join(folder, name)) as handle:
-            loaded[column] = json.load(handle)
+    columns = ("radac-standard", "radac-released", "radac-normalized", "oraac")
+    loaded = dict(zip(columns, calibrations(*(f"halfcheetah-study-{column}-seed0-last" for column in columns)),
+                      strict=True))
     rows = {tuple(d["meta"]["rows"]) for d in loaded.values()}
     assert len(rows) == 1  # the same 20 state-action pairs
     for column, d in loaded.items():
@@ -239,15 +246,8 @@ def test_without_the_td_target_clip_the_halfcheetah_radac_critics_rise_far_above
     """docs/results/halfcheetah.md, the clip test: on the same 20 pairs as the clipped runs, the clip-free critics'
     0.9-quantiles all pass 600 (the cap was 300) and their CVaR₀.₁ is more than 20 Monte-Carlo σ above the returns
     (+100 / +22 σ, standard / released pairing), while the clipped runs' is 4.5 σ below."""
-    folder = os.path.join(REPO, "results", "calibration")
-    paths = [os.path.join(folder, f"halfcheetah-{sweep}-radac-{pairing}-seed0-last.json")
-             for sweep in ("study", "clip") for pairing in ("standard", "released")]
-    if not all(os.path.isfile(path) for path in paths):
-        pytest.skip("the HalfCheetah clip test's calibrations are not committed")
-    loaded = []
-    for path in paths:
-        with open(path) as handle:
-            loaded.append(json.load(handle))
+    loaded = calibrations(*(f"halfcheetah-{sweep}-radac-{pairing}-seed0-last"
+                            for sweep in ("study", "clip") for pairing in ("standard", "released")))
     assert len({tuple(d["meta"]["rows"]) for d in loaded}) == 1
     for clipped, free in zip(loaded[:2], loaded[2:], strict=True):
         assert clipped["figures"]["all"]["cvar_error_per_sigma"] < -4
