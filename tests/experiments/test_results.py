@@ -31,6 +31,7 @@ from ramac.experiments.summaries import (
 from ramac.experiments.tables import by_column_table, markdown_table, seed_table
 
 REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+HOPPER_STUDY = ("hopper-study", "hopper-study-radac", "hopper-study-radac-normalized")  # the hopper study's sweeps
 
 
 def readme_results() -> str:
@@ -68,7 +69,7 @@ def test_the_bandit_tables_are_the_report_of_the_committed_runs(sweeps):
 
 
 @pytest.mark.parametrize("sweeps", [("hopper-pilot",),
-                                    ("hopper-study", "hopper-study-radac", "hopper-study-radac-normalized"),
+                                    HOPPER_STUDY,
                                     ("energy-hopper",),  # the energy hazard (issue 32's check)
                                     ("halfcheetah-study",),  # issue 30
                                     ("halfcheetah-clip",)])  # issue 30: the TD-target clip removed
@@ -95,12 +96,12 @@ def test_the_halfcheetah_kappa_and_selection_tables_are_the_report_of_the_commit
 
 
 def test_the_studys_per_run_table_is_the_report_of_the_committed_runs():
-    runs = runs_of("hopper-study", "hopper-study-radac", "hopper-study-radac-normalized")
+    runs = runs_of(*HOPPER_STUDY)
     assert seed_table(seed_rows(runs)) in readme_results()
 
 
 @pytest.mark.parametrize("sweeps", [("bandit-study", "bandit-released-pairing"),
-                                    ("hopper-study", "hopper-study-radac", "hopper-study-radac-normalized")])
+                                    HOPPER_STUDY])
 def test_the_seed_paired_differences_are_the_report_of_the_committed_runs(sweeps):
     table = by_column_table(paired_rows(runs_of(*sweeps)), PAIRED_METRICS, 3, key_label="difference")
     assert table in readme_results()
@@ -184,28 +185,49 @@ def test_a_cell_run_twice_evaluates_the_same_to_the_last_bit(first, second):
         assert a["returns"] == b["returns"] and a["ood_action_rate"] == b["ood_action_rate"], iteration
 
 
-HEADLINE = {"BC": "bc", "Diffusion-QL": "diffusion_ql", "ORAAC": "oraac", "ORAAC-Diff.": "oraac_diffusion",
-            "RADAC, risk term normalised": "radac[normalize_risk=True]"}
+STANDARD_AND_RELEASED = ("radac[quantile_pairing=standard]", "radac[quantile_pairing=released]")
+# README's headline tables: (the table's first header cell, {row label: (sweeps, report columns)}).
+HEADLINES = [
+    ("hopper-medium-expert, 30k iterations", {
+        "BC": (HOPPER_STUDY, ("bc",)),
+        "Diffusion-QL": (HOPPER_STUDY, ("diffusion_ql",)),
+        "ORAAC": (HOPPER_STUDY, ("oraac",)),
+        "ORAAC-Diff.": (HOPPER_STUDY, ("oraac_diffusion",)),
+        "RADAC as published": (HOPPER_STUDY, STANDARD_AND_RELEASED),
+        "RADAC, risk term normalised": (HOPPER_STUDY, ("radac[normalize_risk=True]",))}),
+    ("halfcheetah-medium-expert, 30k iterations, released schedule", {
+        "BC": (("halfcheetah-study",), ("bc",)),
+        "Diffusion-QL": (("halfcheetah-study",), ("diffusion_ql",)),
+        "ORAAC": (("halfcheetah-study",), ("oraac",)),
+        "RADAC as released (": (("halfcheetah-study",), STANDARD_AND_RELEASED),
+        "RADAC, risk term normalised": (("halfcheetah-study",), ("radac[normalize_risk=True,risk_weight=1.0]",)),
+        "RADAC as released without the TD-target clip": (("halfcheetah-clip",), STANDARD_AND_RELEASED)}),
+]
 
 
-def test_the_readmes_headline_table_is_the_report_of_the_committed_runs():
-    """Each headline row of the README: return mean ± se, CVaR₀.₁ ± se (rounded) and OOD rate (one decimal, %)."""
-    rows = {(r["column"], r["metric"]): r for r in rows_of("hopper-study", "hopper-study-radac",
-                                                           "hopper-study-radac-normalized")}
+@pytest.mark.parametrize(("header", "table"), HEADLINES, ids=[header.split(",")[0] for header, _ in HEADLINES])
+def test_the_readmes_headline_tables_are_the_report_of_the_committed_runs(header, table):
+    """Each row of a README headline table ends in its columns' seeds, return mean ± se and CVaR₀.₁ ± se (rounded; no
+    ± for one seed) and OOD rate (%, one decimal), joined by " / " where a row shows two columns; the table holds
+    exactly these rows."""
     with open(os.path.join(REPO, "README.md")) as handle:
         text = handle.read()
     readme = text[text.index("## Headline result"):text.index("## Documentation")]
+    lines = readme[readme.index(f"| {header} |"):].split("\n\n")[0].splitlines()[2:]
+    assert len(lines) == len(table), lines
 
-    def cell(column, metric):
-        r = rows[(column, metric)]
-        return f"{r['mean'] * 100:.1f} %" if metric == "ood" else f"{r['mean']:.0f} ± {r['se']:.0f}".replace("-", "−")
+    def number(r):
+        value = f"{r['mean']:.0f}" if r["n"] == 1 else f"{r['mean']:.0f} ± {r['se']:.0f}"
+        return value.replace("-", "−")
 
-    for label, column in HEADLINE.items():
-        line = next(line for line in readme.splitlines() if line.startswith(f"| {label}"))
-        assert all(cell(column, metric) in line for metric in ("mean", "cvar_per_seed", "ood")), line
-    published = next(line for line in readme.splitlines() if line.startswith("| RADAC as published"))
-    for column in ("radac[quantile_pairing=standard]", "radac[quantile_pairing=released]"):
-        assert cell(column, "mean") in published and cell(column, "cvar_per_seed") in published, published
+    for label, (sweeps, columns) in table.items():
+        rows = {(r["column"], r["metric"]): r for r in rows_of(*sweeps)}
+        picked = [[rows[(column, metric)] for column in columns] for metric in ("mean", "cvar_per_seed", "ood")]
+        cells = [" / ".join(str(r["n"]) for r in picked[0]), " / ".join(number(r) for r in picked[0]),
+                 " / ".join(number(r) for r in picked[1]),
+                 " / ".join(f"{r['mean'] * 100:.1f}" for r in picked[2]) + " %"]
+        line = next(line for line in lines if line.startswith(f"| {label}"))
+        assert line.endswith("| " + " | ".join(cells) + " |"), line
 
 
 def calibrations(*names: str) -> list[dict]:
