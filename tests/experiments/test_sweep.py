@@ -1,5 +1,5 @@
-"""``ramac sweep`` on an embedded Ray: a tiny 8-run sweep, its resumption, a failing cell, and (slow) a sweep
-killed with SIGKILL while runs are in flight, restarted, and ending with the results of one never stopped."""
+"""``ramac sweep`` on an embedded Ray: a tiny 8-run sweep, its resumption, a failing cell, and a 4-run sweep killed
+with SIGKILL while runs are in flight, restarted, and ending with the results of one never stopped."""
 
 from __future__ import annotations
 
@@ -226,12 +226,12 @@ set:
 
 def test_a_sweep_killed_midway_and_rerun_ends_as_an_uninterrupted_one(tmp_path):
     body = """algos: [bc, oraac]
-seeds: 2
+seeds: 1
 grid:
   data.init_args.batch_size: [32, 64]
 set:
-  trainer.max_steps: 400
-  checkpoint.every_n_train_steps: 40
+  trainer.max_steps: 200
+  checkpoint.every_n_train_steps: 20
   data.init_args.dataset_size: 1024
 """
     env = dict(os.environ, RAY_AUTH_MODE="disabled")
