@@ -125,14 +125,14 @@ set:
 
 
 def test_a_sweep_run_with_only_runs_its_selection_in_the_full_sweeps_folders(tmp_path):
-    sweep = load_sweep(sweep_file(tmp_path, "subset", "algos: [bc]\nseeds: 3\nset:\n  trainer.max_steps: 10\n"
+    sweep = load_sweep(sweep_file(tmp_path, "subset", "algos: [bc]\nseeds: 2\nset:\n  trainer.max_steps: 10\n"
                                   "  data.init_args.dataset_size: 256\n"), CONF)
     chosen = sweep.select(sweep.cells(), ["seed=1"])
     outcomes = run_sweep(sweep, CONF, serial=True, cells=chosen)
     assert [(o.label, o.status) for o in outcomes] == [(chosen[0].label, "done")]
-    assert [os.path.isfile(os.path.join(c.folder, "done.json")) for c in sweep.cells()] == [False, True, False]
+    assert [os.path.isfile(os.path.join(c.folder, "done.json")) for c in sweep.cells()] == [False, True]
     rest = run_sweep(sweep, CONF, serial=True)  # the full sweep skips the cell --only ran
-    assert [o.status for o in rest] == ["done", "skipped", "done"]
+    assert [o.status for o in rest] == ["done", "skipped"]
 
 
 def test_a_cell_another_process_runs_is_left_to_it(tmp_path):
