@@ -119,15 +119,17 @@ SAME_UNTIL = [  # (run, the run it departs from, the first iteration at which th
     ("online-bandit/bandit/diffusion_ql/default/seed0", "bandit-study/bandit/diffusion_ql/default/seed0", 3000),
     ("online-bandit/bandit/bc/default/seed0", "bandit-study/bandit/bc/default/seed0", 3000),
     # RADAC without the released ±300 TD-target clip and with it: the same run until the first TD target of a batch
-    # passes 300, in iterations 7001-7050 (seed 0, standard pairing), 8301-8350 (seed 0, released pairing) or
+    # passes 300, in iterations 7001-7050 (seed 0, standard pairing), 8301-8350 (seeds 0 and 1, released pairing) or
     # 7101-7150 (seed 1, standard pairing; "step" counts from 0), and another run from there (docs/results/
-    # halfcheetah.md, the clip test; the study has no released-pairing seed 1 to compare with)
+    # halfcheetah.md, the clip test)
     ("halfcheetah-clip/halfcheetah-medium-expert/radac/quantile_pairing=standard/seed0",
      "halfcheetah-study/halfcheetah-medium-expert/radac/quantile_pairing=standard/seed0", 7000),
     ("halfcheetah-clip/halfcheetah-medium-expert/radac/quantile_pairing=released/seed0",
      "halfcheetah-study/halfcheetah-medium-expert/radac/quantile_pairing=released/seed0", 8300),
     ("halfcheetah-clip/halfcheetah-medium-expert/radac/quantile_pairing=standard/seed1",
      "halfcheetah-study/halfcheetah-medium-expert/radac/quantile_pairing=standard/seed1", 7100),
+    ("halfcheetah-clip/halfcheetah-medium-expert/radac/quantile_pairing=released/seed1",
+     "halfcheetah-study/halfcheetah-medium-expert/radac/quantile_pairing=released/seed1", 8300),
 ]
 
 
@@ -248,23 +250,24 @@ def calibrations(*names: str) -> list[dict]:
 
 def test_the_halfcheetah_radac_critics_sit_at_the_td_target_clip_and_oraacs_does_not():
     """docs/results/halfcheetah.md: on the same 20 calibration pairs every RADAC critic's 0.9-quantile is within 5 of
-    the released ±300 clip at every pair, although the pairs' Monte-Carlo mean returns span 446–681, while ORAAC's
-    (no clip) spreads over more than 200; RADAC's predicted CVaR₀.₁ is 4.5–5.3 Monte-Carlo σ below the returns'."""
-    columns = ("radac-standard", "radac-released", "radac-normalized", "oraac")
-    loaded = dict(zip(columns, calibrations(*(f"halfcheetah-study-{column}-seed0-last" for column in columns)),
-                      strict=True))
+    the released ±300 clip at every pair (seed 0 of the three columns, seed 1 of the released pairing and the
+    normalised term), although the pairs' Monte-Carlo mean returns span 446–711, while ORAAC's (no clip) spreads over
+    more than 200; RADAC's predicted CVaR₀.₁ is 4.4–6.0 Monte-Carlo σ below the returns'."""
+    columns = ("radac-standard-seed0", "radac-released-seed0", "radac-normalized-seed0", "radac-released-seed1",
+               "radac-normalized-seed1", "oraac-seed0")
+    loaded = dict(zip(columns, calibrations(*(f"halfcheetah-study-{column}-last" for column in columns)), strict=True))
     rows = {tuple(d["meta"]["rows"]) for d in loaded.values()}
     assert len(rows) == 1  # the same 20 state-action pairs
     for column, d in loaded.items():
         assert d["coverage_levels"][-1] == 0.9
         top = [quantiles[-1] for quantiles in d["quantiles_at_levels"]]
-        if column == "oraac":
+        if column.startswith("oraac"):
             assert max(top) - min(top) > 200 and abs(d["figures"]["all"]["cvar_error_per_sigma"]) < 1
         else:
             means = [sum(r) / len(r) for r in d["returns"]]  # the run's own policy after the pair's action
-            assert min(means) > 440 and max(means) < 690
+            assert min(means) > 440 and max(means) < 720
             assert all(abs(q - 300) < 5 for q in top), (column, top)
-            assert -5.4 < d["figures"]["all"]["cvar_error_per_sigma"] < -4.4
+            assert -6.1 < d["figures"]["all"]["cvar_error_per_sigma"] < -4.4
 
 
 def test_without_the_td_target_clip_the_halfcheetah_radac_critics_rise_far_above_the_returns():
