@@ -72,7 +72,8 @@ def test_the_bandit_tables_are_the_report_of_the_committed_runs(sweeps):
                                     HOPPER_STUDY,
                                     ("energy-hopper",),  # the energy hazard (issue 32's check)
                                     ("halfcheetah-study",),  # issue 30
-                                    ("halfcheetah-clip",)])  # issue 30: the TD-target clip removed
+                                    ("halfcheetah-clip",),  # issue 30: the TD-target clip removed
+                                    ("walker2d-study",)])  # issue 30, item 2
 def test_the_hopper_tables_are_the_report_of_the_committed_runs(sweeps):
     rows = rows_of(*sweeps)
     table1 = markdown_table([r for r in rows if r["metric"] in dict(METRICS)], METRICS, 2)
@@ -80,7 +81,7 @@ def test_the_hopper_tables_are_the_report_of_the_committed_runs(sweeps):
     assert table1 in readme_results() and table2 in readme_results()
 
 
-@pytest.mark.parametrize("sweep", ["energy-hopper", "halfcheetah-study"])
+@pytest.mark.parametrize("sweep", ["energy-hopper", "halfcheetah-study", "walker2d-study"])
 def test_the_hazard_table_is_the_report_of_the_committed_runs(sweep):
     rows = rows_of(sweep)
     table = markdown_table([r for r in rows if r["metric"] in dict(HAZARD_METRICS)], HAZARD_METRICS, 3)
