@@ -74,7 +74,7 @@ def test_the_bandit_tables_are_the_report_of_the_committed_runs(sweeps):
                                     ("halfcheetah-study",),  # issue 30
                                     ("halfcheetah-clip",),  # issue 30: the TD-target clip removed
                                     ("walker2d-study",)])  # issue 30, item 2
-def test_the_hopper_tables_are_the_report_of_the_committed_runs(sweeps):
+def test_the_locomotion_tables_are_the_report_of_the_committed_runs(sweeps):
     rows = rows_of(*sweeps)
     table1 = markdown_table([r for r in rows if r["metric"] in dict(METRICS)], METRICS, 2)
     table2 = markdown_table([r for r in rows if r["metric"] == "ood"], OOD_METRICS, 3)
