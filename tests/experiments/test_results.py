@@ -88,8 +88,9 @@ def test_the_hazard_table_is_the_report_of_the_committed_runs(sweep):
     assert table in readme_results()
 
 
-def test_the_halfcheetah_kappa_and_selection_tables_are_the_report_of_the_committed_runs():
-    runs = runs_of("halfcheetah-study")
+@pytest.mark.parametrize("sweep", ["halfcheetah-study", "walker2d-study"])
+def test_the_kappa_and_selection_tables_are_the_report_of_the_committed_runs(sweep):
+    runs = runs_of(sweep)
     rows = table_rows(runs)
     kappa = markdown_table([r for r in rows if r["metric"] in dict(OOD_KAPPA_METRICS)], OOD_KAPPA_METRICS, 3)
     selection = by_column_table(selection_rows(runs), SELECTION_METRICS, 1, key_label="column · rule")
