@@ -206,6 +206,7 @@ HEADLINES = [
         "BC": (("halfcheetah-study",), ("bc",)),
         "Diffusion-QL": (("halfcheetah-study",), ("diffusion_ql",)),
         "ORAAC": (("halfcheetah-study",), ("oraac",)),
+        "ORAAC-Diff.": (("halfcheetah-study",), ("oraac_diffusion",)),
         "RADAC as released (": (("halfcheetah-study",), STANDARD_AND_RELEASED),
         "RADAC, risk term normalised": (("halfcheetah-study",), ("radac[normalize_risk=True,risk_weight=1.0]",)),
         "RADAC as released without the TD-target clip": (("halfcheetah-clip",), STANDARD_AND_RELEASED)}),
