@@ -254,12 +254,12 @@ def calibrations(*names: str) -> list[dict]:
 def test_the_halfcheetah_radac_critics_sit_at_the_td_target_clip_and_oraacs_does_not():
     """docs/results/halfcheetah.md: on the same 20 calibration pairs every RADAC critic's 0.9-quantile is within 5 of
     the released ±300 clip at every pair (seed 0 of the three columns, seed 1 of the released pairing and the
-    normalised term, seed 2 of all three, seed 3 of the standard pairing), although the pairs' Monte-Carlo mean
-    returns span 446–712, while ORAAC's (no clip) spreads over more than 200; RADAC's predicted CVaR₀.₁ is 4.4–6.0
+    normalised term, seed 2 of all three, seeds 3 and 4 of the standard pairing), although the pairs' Monte-Carlo
+    mean returns span 435–712, while ORAAC's (no clip) spreads over more than 200; RADAC's predicted CVaR₀.₁ is 3.1–6.0
     Monte-Carlo σ below the returns'."""
     columns = ("radac-standard-seed0", "radac-released-seed0", "radac-normalized-seed0", "radac-released-seed1",
                "radac-normalized-seed1", "radac-standard-seed2", "radac-released-seed2", "radac-normalized-seed2",
-               "radac-standard-seed3", "oraac-seed0")
+               "radac-standard-seed3", "radac-standard-seed4", "oraac-seed0")
     loaded = dict(zip(columns, calibrations(*(f"halfcheetah-study-{column}-last" for column in columns)), strict=True))
     rows = {tuple(d["meta"]["rows"]) for d in loaded.values()}
     assert len(rows) == 1  # the same 20 state-action pairs
@@ -270,9 +270,9 @@ def test_the_halfcheetah_radac_critics_sit_at_the_td_target_clip_and_oraacs_does
             assert max(top) - min(top) > 200 and abs(d["figures"]["all"]["cvar_error_per_sigma"]) < 1
         else:
             means = [sum(r) / len(r) for r in d["returns"]]  # the run's own policy after the pair's action
-            assert min(means) > 440 and max(means) < 720
+            assert min(means) > 430 and max(means) < 720
             assert all(abs(q - 300) < 5 for q in top), (column, top)
-            assert -6.1 < d["figures"]["all"]["cvar_error_per_sigma"] < -4.4
+            assert -6.1 < d["figures"]["all"]["cvar_error_per_sigma"] < -3.0
 
 
 def test_without_the_td_target_clip_the_halfcheetah_radac_critics_rise_far_above_the_returns():
